@@ -1,0 +1,42 @@
+"""Typed choices shared by the lifting layers: schemes, padding modes and sub-band names."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal, get_args
+
+LiftingScheme = Literal["learned", "haar", "legall53"]
+"""How P and U are made: ``learned`` convolutions (the paper), or fixed ``haar`` / ``legall53`` stencils."""
+
+PaddingMode = Literal["zeros", "reflect", "symmetric", "replicate", "circular"]
+"""Signal extension at the borders, for the P/U filters and for odd lengths.
+
+``zeros``: 0 0 | a b c;  ``reflect`` (whole-sample): c b | a b c;  ``symmetric`` (half-sample, PyWavelets'
+``symmetric``): b a | a b c;  ``replicate``: a a | a b c;  ``circular``: b c | a b c. Every mode works on any
+length, even a single sample (``reflect`` of a length-1 signal repeats it).
+"""
+
+MissingDetails = Literal["error", "zeros"]
+"""What LiftUpPool does when no detail bands are given or recorded."""
+
+LIFTING_SCHEMES: tuple[str, ...] = get_args(LiftingScheme)
+PADDING_MODES: tuple[str, ...] = get_args(PaddingMode)
+MISSING_DETAILS: tuple[str, ...] = get_args(MissingDetails)
+
+AXIS_LETTERS = ("w", "h", "d")
+"""Names of the lifted axes in the order they are lifted: last spatial axis (W) first."""
+
+
+def band_names(spatial_dims: int) -> tuple[str, ...]:
+    """Sub-band names of an n-D decomposition, ``l``/``h`` per lifted axis, in lifting order (W, H, D).
+
+    1D: ``l, h``; 2D: ``ll, lh, hl, hh``; 3D: ``lll ... hhh``. In 2D, ``lh`` is low along W and high along H
+    (horizontal edges, PyWavelets' cH) and ``hl`` is high along W and low along H (vertical edges, cV).
+    """
+    return tuple("".join(letters) for letters in itertools.product("lh", repeat=spatial_dims))
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise ValueError naming the argument when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")

@@ -1,0 +1,409 @@
+"""LiftDownPool and LiftUpPool in 1D, 2D and 3D (Zhao & Snoek, "LiftPool", ICLR 2021).
+
+A LiftDownPool lifts its input along every spatial axis in turn, last axis (W) first: in 2D the W pass splits ``x``
+into ``s`` (low) and ``d`` (high), then the H pass splits both, giving ``ll, lh, hl, hh``. The pooled output is the
+sum of a chosen subset of the bands (default: all four, the paper's best). A LiftUpPool runs the ladder backwards
+with the same P/U and reconstructs the input exactly when given the true ``ll`` and the recorded details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from liftpool_lightning.nn.constants import (
+    AXIS_LETTERS,
+    LIFTING_SCHEMES,
+    MISSING_DETAILS,
+    PADDING_MODES,
+    LiftingScheme,
+    MissingDetails,
+    PaddingMode,
+    band_names,
+    check_choice,
+)
+from liftpool_lightning.nn.lifting import even_length, fit_length, lift, unlift
+from liftpool_lightning.nn.operators import LearnedLiftingOperator, fixed_operators
+from liftpool_lightning.nn.subbands import LiftingLosses, Subbands
+
+
+def _check_positive_int(name: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _normalise_bands(bands: Sequence[str] | str | None, names: tuple[str, ...]) -> tuple[str, ...]:
+    if bands is None or bands == "all":
+        return names
+    if isinstance(bands, str):
+        bands = (bands,)
+    chosen = []
+    for band in bands:
+        key = str(band).lower()
+        if key not in names:
+            raise ValueError(f"bands: unknown band {band!r}; choose from {', '.join(names)} (or 'all')")
+        if key not in chosen:
+            chosen.append(key)
+    if not chosen:
+        raise ValueError(f"bands must name at least one of {', '.join(names)}")
+    return tuple(chosen)
+
+
+def _lift_keys(spatial_dims: int) -> list[str]:
+    """Names of the 2**n - 1 lifting steps of an n-D decomposition (``w``, ``h_l``, ``h_h``, ``d_ll`` ...)."""
+    keys = []
+    for level in range(spatial_dims):
+        prefixes = band_names(level) if level else ("",)
+        keys += [f"{AXIS_LETTERS[level]}_{p}" if p else AXIS_LETTERS[level] for p in prefixes]
+    return keys
+
+
+class LiftDownPoolNd(nn.Module):
+    """Base of LiftDownPool1d/2d/3d: pools by a factor 2 along every spatial axis with a lifting scheme.
+
+    Args:
+        channels: number of input channels C; required for ``lifting="learned"``, checked on input when given.
+        kernel_size: length K of the P/U convolution along the lifting axis (paper default 5; even K works).
+        lifting: ``learned`` P/U (the paper), or parameter-free ``haar`` or ``legall53`` lifting.
+        bands: sub-bands summed into the pooled output (``"ll"``, ``("ll", "hh")``, ...); None or ``"all"``: all.
+        padding_mode: border extension for the P/U filters and to make odd lengths even (see ``PaddingMode``).
+        share_weights: one P/U pair for all 1D lifting steps (paper: "shares these parameters three times" in 2D);
+            False gives each of the 2**n - 1 steps its own pair.
+        groups: groups of the K-tap convolution; None = C (depthwise, the paper's parameter count).
+        pointwise_groups: groups of the 1-tap convolution; None = C.
+        bias: whether the P/U convolutions have biases.
+        ceil_mode: odd lengths give ceil(n/2) outputs by extending one sample (exactly invertible, matches the
+            ResNet stem pool ``MaxPool2d(3, 2, 1)``); False drops the last sample, giving floor(n/2) like
+            ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
+        compute_losses: compute the constraint losses c_u, c_p in forward (read by ``last_losses``).
+        record_bands: keep the last forward's sub-bands (read by ``last_bands``, used by a paired LiftUpPool).
+        device, dtype: of the P/U parameters.
+
+    With the defaults (depthwise, shared, bias) a learned layer has ``2 * (C*K + 3*C)`` parameters: per operator
+    C*K conv weights, C conv biases, C pointwise weights and C pointwise biases (``2 * (C*K + C)`` without bias).
+    """
+
+    spatial_dims: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        channels: int | None = None,
+        kernel_size: int = 5,
+        lifting: LiftingScheme = "learned",
+        bands: Sequence[str] | str | None = None,
+        padding_mode: PaddingMode = "symmetric",
+        share_weights: bool = True,
+        groups: int | None = None,
+        pointwise_groups: int | None = None,
+        bias: bool = True,
+        ceil_mode: bool = True,
+        compute_losses: bool = True,
+        record_bands: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_choice("lifting", lifting, LIFTING_SCHEMES)
+        check_choice("padding_mode", padding_mode, PADDING_MODES)
+        if channels is not None:
+            _check_positive_int("channels", channels)
+        elif lifting == "learned":
+            raise ValueError("channels is required for lifting='learned' (the number of input channels)")
+        _check_positive_int("kernel_size", kernel_size)
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.lifting = lifting
+        self.band_names = band_names(self.spatial_dims)
+        self.bands = _normalise_bands(bands, self.band_names)
+        self.padding_mode = padding_mode
+        self.share_weights = share_weights or lifting != "learned"
+        self.ceil_mode = ceil_mode
+        self.compute_losses = compute_losses
+        self.record_bands = record_bands
+        self._last_losses: tuple[Tensor, Tensor] | None = None
+        self._last_bands: dict[str, Tensor] | None = None
+        self._last_input_size: tuple[int, ...] = ()
+
+        if lifting == "learned":
+            assert channels is not None
+            groups = channels if groups is None else _check_positive_int("groups", groups)
+            pointwise_groups = (
+                channels if pointwise_groups is None else _check_positive_int("pointwise_groups", pointwise_groups)
+            )
+            for name, value in (("groups", groups), ("pointwise_groups", pointwise_groups)):
+                if channels % value:
+                    raise ValueError(f"{name}={value} must divide channels={channels}")
+
+            def make() -> LearnedLiftingOperator:
+                return LearnedLiftingOperator(
+                    channels, kernel_size, groups, pointwise_groups, padding_mode, bias, device, dtype
+                )
+
+            if self.share_weights:
+                self.predict, self.update = make(), make()
+            else:
+                keys = _lift_keys(self.spatial_dims)
+                self.predict = nn.ModuleDict({k: make() for k in keys})
+                self.update = nn.ModuleDict({k: make() for k in keys})
+        else:
+            self.predict, self.update = fixed_operators(lifting, padding_mode)
+
+    # ------------------------------------------------------------------ helpers
+    def _operators(self, key: str) -> tuple[nn.Module, nn.Module]:
+        if self.share_weights:
+            return self.predict, self.update
+        return self.predict[key], self.update[key]
+
+    def _check_input(self, x: Tensor, name: str = "input") -> None:
+        expected = self.spatial_dims + 2
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__}: {name} must be a Tensor, got {type(x).__name__}")
+        if x.ndim != expected:
+            layout = ("N", "C") + ("D", "H", "W")[3 - self.spatial_dims :]
+            raise ValueError(
+                f"{type(self).__name__}: {name} must be {expected}D ({', '.join(layout)}), got shape {tuple(x.shape)}"
+            )
+        if self.channels is not None and x.shape[1] != self.channels:
+            raise ValueError(
+                f"{type(self).__name__}: {name} has {x.shape[1]} channels but the layer was built with "
+                f"channels={self.channels}"
+            )
+
+    def _lift_dim(self, level: int, ndim: int) -> int:
+        return ndim - 1 - level
+
+    # ------------------------------------------------------------------ analysis / synthesis
+    def _analysis(self, x: Tensor) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None]:
+        tensors = {"": x}
+        c_u: Tensor | None = None
+        c_p: Tensor | None = None
+        for level in range(self.spatial_dims):
+            dim = self._lift_dim(level, x.ndim)
+            axis = AXIS_LETTERS[level]
+            names = list(tensors)
+            inputs = [even_length(tensors[n], dim, self.ceil_mode, self.padding_mode) for n in names]
+            if self.share_weights:
+                # One lifting step over all tensors of this level, stacked on the batch axis.
+                batch = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=0)
+                step = lift(batch, dim, self.predict, self.update, self.compute_losses)
+                lows, highs = step.low.chunk(len(names), 0), step.high.chunk(len(names), 0)
+                steps = [(step.c_u, step.c_p, len(names))]
+            else:
+                lows, highs, steps = [], [], []
+                for name, tensor in zip(names, inputs):
+                    predict, update = self._operators(f"{axis}_{name}" if name else axis)
+                    step = lift(tensor, dim, predict, update, self.compute_losses)
+                    lows.append(step.low)
+                    highs.append(step.high)
+                    steps.append((step.c_u, step.c_p, 1))
+            if self.compute_losses:
+                for step_cu, step_cp, count in steps:
+                    assert step_cu is not None and step_cp is not None
+                    c_u = step_cu * count if c_u is None else c_u + step_cu * count
+                    c_p = step_cp * count if c_p is None else c_p + step_cp * count
+            tensors = {}
+            for name, low, high in zip(names, lows, highs):
+                tensors[name + "l"] = low
+                tensors[name + "h"] = high
+        return tensors, c_u, c_p
+
+    def reconstruct(self, bands: Mapping[str, Tensor], input_size: Sequence[int]) -> Tensor:
+        """Run the lifting ladder backwards: all sub-bands (by name) to a tensor of spatial size ``input_size``."""
+        missing = [n for n in self.band_names if n not in bands]
+        if missing:
+            raise ValueError(f"{type(self).__name__}.reconstruct: bands is missing {', '.join(missing)}")
+        shape = bands[self.band_names[0]].shape
+        for name in self.band_names:
+            self._check_input(bands[name], f"band {name!r}")
+            if bands[name].shape != shape:
+                raise ValueError(
+                    f"{type(self).__name__}.reconstruct: band {name!r} has shape {tuple(bands[name].shape)}, "
+                    f"expected {tuple(shape)} like band {self.band_names[0]!r}"
+                )
+        input_size = tuple(int(s) for s in input_size)
+        if len(input_size) != self.spatial_dims:
+            raise ValueError(f"input_size must have {self.spatial_dims} entries, got {input_size}")
+        ndim = self.spatial_dims + 2
+        tensors = dict(bands)
+        for level in reversed(range(self.spatial_dims)):
+            dim = self._lift_dim(level, ndim)
+            axis = AXIS_LETTERS[level]
+            prefixes = list(band_names(level)) if level else [""]
+            length = input_size[dim - 2]
+            if self.share_weights:
+                lows = [tensors[p + "l"] for p in prefixes]
+                highs = [tensors[p + "h"] for p in prefixes]
+                low = lows[0] if len(lows) == 1 else torch.cat(lows, dim=0)
+                high = highs[0] if len(highs) == 1 else torch.cat(highs, dim=0)
+                merged = fit_length(unlift(low, high, dim, self.predict, self.update), dim, length)
+                outputs = merged.chunk(len(prefixes), 0)
+            else:
+                outputs = []
+                for p in prefixes:
+                    predict, update = self._operators(f"{axis}_{p}" if p else axis)
+                    merged = unlift(tensors[p + "l"], tensors[p + "h"], dim, predict, update)
+                    outputs.append(fit_length(merged, dim, length))
+            tensors = dict(zip(prefixes, outputs))
+        return tensors[""]
+
+    # ------------------------------------------------------------------ public API
+    def decompose(self, x: Tensor) -> Subbands:
+        """All sub-bands of ``x`` (does not touch ``last_losses`` / ``last_bands``)."""
+        self._check_input(x)
+        tensors, _, _ = self._analysis(x)
+        return Subbands(tensors, tuple(x.shape[2:]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Pooled map: the sum of the selected sub-bands; records losses (and bands if ``record_bands``)."""
+        self._check_input(x)
+        tensors, c_u, c_p = self._analysis(x)
+        self._last_losses = (c_u, c_p) if c_u is not None and c_p is not None else None
+        if self.record_bands:
+            self._last_bands = tensors
+            self._last_input_size = tuple(x.shape[2:])
+        out = tensors[self.bands[0]]
+        for name in self.bands[1:]:
+            out = out + tensors[name]
+        return out
+
+    @property
+    def last_losses(self) -> LiftingLosses | None:
+        """Constraint losses (c_u, c_p) of the last forward, summed over its lifting steps; None before any."""
+        if self._last_losses is None:
+            return None
+        return LiftingLosses(*self._last_losses)
+
+    @property
+    def last_bands(self) -> Subbands | None:
+        """Sub-bands of the last forward when ``record_bands`` is on; None otherwise."""
+        if self._last_bands is None:
+            return None
+        return Subbands(self._last_bands, self._last_input_size)
+
+    def clear(self) -> None:
+        """Forget the recorded losses and bands (frees the tensors they hold)."""
+        self._last_losses = None
+        self._last_bands = None
+
+    def output_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
+        """Spatial size of the pooled output for a given spatial input size."""
+        return tuple((n + 1) // 2 if self.ceil_mode else n // 2 for n in input_size)
+
+    def extra_repr(self) -> str:
+        parts = [f"channels={self.channels}", f"lifting={self.lifting!r}"]
+        if self.lifting == "learned":
+            parts += [f"kernel_size={self.kernel_size}", f"share_weights={self.share_weights}"]
+        parts += [f"bands={self.bands}", f"padding_mode={self.padding_mode!r}", f"ceil_mode={self.ceil_mode}"]
+        return ", ".join(parts)
+
+
+class LiftUpPoolNd(nn.Module):
+    """Base of LiftUpPool1d/2d/3d: the inverse of a LiftDownPool, sharing (and training) its P/U.
+
+    ``up(low, bands)`` puts ``low`` in place of the all-low band (``ll`` in 2D), takes the detail bands from
+    ``bands`` (a ``Subbands`` or a mapping by name) or, when None, from the paired down-pool's last forward (building
+    an up-pool turns on the down-pool's ``record_bands``), and runs the ladder backwards. With the true ``ll`` the
+    result equals the down-pool's input.
+
+    Args:
+        down: the LiftDownPool whose P/U are inverted (registered as a submodule: its parameters are shared).
+        missing_details: with no bands given or recorded, ``error`` raises, ``zeros`` uses zero details.
+    """
+
+    spatial_dims: ClassVar[int] = 0
+
+    def __init__(self, down: LiftDownPoolNd, missing_details: MissingDetails = "error") -> None:
+        super().__init__()
+        if not isinstance(down, LiftDownPoolNd) or down.spatial_dims != self.spatial_dims:
+            raise TypeError(
+                f"{type(self).__name__}: down must be a LiftDownPool{self.spatial_dims}d, got {type(down).__name__}"
+            )
+        check_choice("missing_details", missing_details, MISSING_DETAILS)
+        self.down = down
+        self.missing_details = missing_details
+        down.record_bands = True
+
+    def forward(
+        self, low: Tensor, bands: Mapping[str, Tensor] | None = None, output_size: Sequence[int] | None = None
+    ) -> Tensor:
+        """Reconstruct from ``low`` and the detail bands; ``output_size`` (spatial, or with N, C) crops/extends."""
+        names = self.down.band_names
+        self.down._check_input(low, "low")
+        if bands is None:
+            bands = self.down.last_bands
+        if bands is None:
+            if self.missing_details == "error":
+                raise ValueError(
+                    f"{type(self).__name__}: no detail bands; pass bands=, run the paired down-pool first, "
+                    "or build the up-pool with missing_details='zeros'"
+                )
+            zeros = torch.zeros_like(low)
+            bands = {name: zeros for name in names[1:]}
+        for name in names[1:]:
+            if name not in bands:
+                raise ValueError(f"{type(self).__name__}: bands is missing the detail band {name!r}")
+            if bands[name].shape != low.shape:
+                raise ValueError(
+                    f"{type(self).__name__}: low has shape {tuple(low.shape)} but detail band {name!r} has "
+                    f"{tuple(bands[name].shape)}; they must match"
+                )
+        if output_size is not None:
+            size = tuple(int(s) for s in output_size)[-self.spatial_dims :]
+            if len(size) != self.spatial_dims:
+                raise ValueError(f"output_size must give {self.spatial_dims} spatial sizes, got {tuple(output_size)}")
+            if self.down.output_size(size) != tuple(low.shape[2:]):
+                raise ValueError(
+                    f"output_size {size} does not pool to the size of low {tuple(low.shape[2:])} "
+                    f"(ceil_mode={self.down.ceil_mode})"
+                )
+        elif isinstance(bands, Subbands):
+            size = bands.input_size
+        else:
+            size = tuple(2 * n for n in low.shape[2:])
+        full = {names[0]: low, **{name: bands[name] for name in names[1:]}}
+        return self.down.reconstruct(full, size)
+
+    def extra_repr(self) -> str:
+        return f"missing_details={self.missing_details!r}"
+
+
+class LiftDownPool1d(LiftDownPoolNd):
+    """LiftDownPool on (N, C, L) signals (audio, sequences): bands ``l``, ``h``."""
+
+    spatial_dims = 1
+
+
+class LiftDownPool2d(LiftDownPoolNd):
+    """LiftDownPool on (N, C, H, W) feature maps: bands ``ll``, ``lh`` (horizontal edges), ``hl`` (vertical), ``hh``."""
+
+    spatial_dims = 2
+
+
+class LiftDownPool3d(LiftDownPoolNd):
+    """LiftDownPool on (N, C, D, H, W) volumes or videos: eight bands ``lll`` ... ``hhh`` (lifted W, H, then D)."""
+
+    spatial_dims = 3
+
+
+class LiftUpPool1d(LiftUpPoolNd):
+    """Inverse of a LiftDownPool1d."""
+
+    spatial_dims = 1
+
+
+class LiftUpPool2d(LiftUpPoolNd):
+    """Inverse of a LiftDownPool2d."""
+
+    spatial_dims = 2
+
+
+class LiftUpPool3d(LiftUpPoolNd):
+    """Inverse of a LiftDownPool3d."""
+
+    spatial_dims = 3
