@@ -154,6 +154,12 @@ class LiftDownPoolNd(nn.Module):
         else:
             self.predict, self.update = fixed_operators(lifting, padding_mode)
 
+    def reset_parameters(self) -> None:
+        """Re-initialise every learned P/U (a no-op for fixed schemes); used after ``to_empty`` from meta."""
+        for module in self.modules():
+            if isinstance(module, LearnedLiftingOperator):
+                module.reset_parameters()
+
     # ------------------------------------------------------------------ helpers
     def _operators(self, key: str) -> tuple[nn.Module, nn.Module]:
         if self.share_weights:
@@ -165,7 +171,7 @@ class LiftDownPoolNd(nn.Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{type(self).__name__}: {name} must be a Tensor, got {type(x).__name__}")
         if x.ndim != expected:
-            layout = ("N", "C") + ("D", "H", "W")[3 - self.spatial_dims :]
+            layout = ("N", "C", *("D", "H", "W")[3 - self.spatial_dims :])
             raise ValueError(
                 f"{type(self).__name__}: {name} must be {expected}D ({', '.join(layout)}), got shape {tuple(x.shape)}"
             )
@@ -196,7 +202,7 @@ class LiftDownPoolNd(nn.Module):
                 steps = [(step.c_u, step.c_p, len(names))]
             else:
                 lows, highs, steps = [], [], []
-                for name, tensor in zip(names, inputs):
+                for name, tensor in zip(names, inputs, strict=True):
                     predict, update = self._operators(f"{axis}_{name}" if name else axis)
                     step = lift(tensor, dim, predict, update, self.compute_losses)
                     lows.append(step.low)
@@ -208,7 +214,7 @@ class LiftDownPoolNd(nn.Module):
                     c_u = step_cu * count if c_u is None else c_u + step_cu * count
                     c_p = step_cp * count if c_p is None else c_p + step_cp * count
             tensors = {}
-            for name, low, high in zip(names, lows, highs):
+            for name, low, high in zip(names, lows, highs, strict=True):
                 tensors[name + "l"] = low
                 tensors[name + "h"] = high
         return tensors, c_u, c_p
@@ -249,7 +255,7 @@ class LiftDownPoolNd(nn.Module):
                     predict, update = self._operators(f"{axis}_{p}" if p else axis)
                     merged = unlift(tensors[p + "l"], tensors[p + "h"], dim, predict, update)
                     outputs.append(fit_length(merged, dim, length))
-            tensors = dict(zip(prefixes, outputs))
+            tensors = dict(zip(prefixes, outputs, strict=True))
         return tensors[""]
 
     # ------------------------------------------------------------------ public API
