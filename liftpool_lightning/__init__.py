@@ -19,6 +19,7 @@ from liftpool_lightning.nn import (
     lifting_loss,
     lifting_losses,
 )
+from liftpool_lightning.surgery import SurgeryReport, replace_pooling
 
 __version__ = "0.1.0"
 
@@ -33,7 +34,9 @@ __all__ = [
     "LiftUpPoolNd",
     "LiftingLosses",
     "Subbands",
+    "SurgeryReport",
     "__version__",
     "lifting_loss",
     "lifting_losses",
+    "replace_pooling",
 ]

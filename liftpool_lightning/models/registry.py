@@ -1,0 +1,125 @@
+"""Networks by name, with their pooling swapped by the surgery: what configs refer to.
+
+``create_network("resnet50", num_classes=1000, pool="lift")`` builds torchvision's ResNet50 and replaces its max
+pool with a LiftDownPool; the surgery report is kept on the model as ``model.pooling_report``. Besides the
+registered networks, any torchvision classification model name (``torchvision.models.list_models``) works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+from liftpool_lightning.models.checkpoint_weights import load_matching_weights
+from liftpool_lightning.models.deeplabv3plus import DeepLabV3Plus
+from liftpool_lightning.models.segnet import SegNet
+from liftpool_lightning.models.vgg_cifar import VGGCifar
+from liftpool_lightning.surgery import PoolSpec, SurgeryReport, replace_pooling
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """How to build a registered network and run its surgery."""
+
+    build: Callable[..., nn.Module]
+    task: str  # "classification" or "segmentation"
+    input_size: int  # side of the square example input of the surgery's dry run
+    downsamples_by_stride: bool = False  # no pooling layers: the surgery needs strided_convs
+
+
+def _torchvision(name: str) -> Callable[..., nn.Module]:
+    def build(num_classes: int, weights: str | None = None, **kwargs: Any) -> nn.Module:
+        return torchvision.models.get_model(name, weights=weights, num_classes=num_classes, **kwargs)
+
+    return build
+
+
+NETWORKS: dict[str, NetworkSpec] = {
+    "vgg13_bn_cifar": NetworkSpec(VGGCifar, "classification", 32),
+    "resnet18": NetworkSpec(_torchvision("resnet18"), "classification", 224),
+    "resnet50": NetworkSpec(_torchvision("resnet50"), "classification", 224),
+    "mobilenet_v2": NetworkSpec(_torchvision("mobilenet_v2"), "classification", 224, downsamples_by_stride=True),
+    "segnet_vgg13_bn": NetworkSpec(SegNet, "segmentation", 128),
+    "deeplabv3plus_resnet50": NetworkSpec(DeepLabV3Plus, "segmentation", 128),
+}
+
+
+def network_names() -> list[str]:
+    """Registered names, then every torchvision classification model."""
+    return [*NETWORKS, *(n for n in torchvision.models.list_models(module=torchvision.models) if n not in NETWORKS)]
+
+
+def network_spec(name: str) -> NetworkSpec:
+    if name in NETWORKS:
+        return NETWORKS[name]
+    if name in torchvision.models.list_models(module=torchvision.models):
+        return NetworkSpec(_torchvision(name), "classification", 224)
+    raise ValueError(
+        f"unknown network {name!r}; choose from {', '.join(NETWORKS)} or a torchvision classification model name"
+    )
+
+
+def create_network(
+    name: str,
+    num_classes: int,
+    pool: PoolSpec | None = None,
+    pool_options: dict[str, Any] | None = None,
+    up_pool: str | None = None,
+    strided_convs: bool | None = None,
+    weights: str | None = None,
+    backbone_checkpoint: str | Path | None = None,
+    input_size: int | None = None,
+    **network_options: Any,
+) -> nn.Module:
+    """Build a network and swap its pooling.
+
+    Args:
+        name: a registered network (``vgg13_bn_cifar``, ``resnet18``, ``resnet50``, ``mobilenet_v2``,
+            ``segnet_vgg13_bn``, ``deeplabv3plus_resnet50``) or a torchvision classification model name.
+        num_classes: output classes.
+        pool: the pool put in place of the network's own (see ``replace_pooling``); None keeps the network as
+            published (max pools, or strided convolutions for MobileNetV2).
+        pool_options: options of the pool, e.g. ``{"kernel_size": 3}`` for ``lift``.
+        up_pool: for SegNet: ``maxunpool``, ``maxunpool+blur`` or ``lift``.
+        strided_convs: swap strided convolutions too; default True for networks without pooling layers.
+        weights: torchvision weights name for the network (or its ImageNet backbone), None for random init.
+        backbone_checkpoint: a checkpoint (e.g. a LiftPool ResNet50 trained by this framework) to initialise the
+            backbone of DeepLabV3+ from, after the surgery so that LiftPool parameters load too.
+        input_size: side of the surgery's example input (default: the network's usual size).
+        **network_options: passed to the network's constructor (e.g. ``output_stride=8``).
+    """
+    spec = network_spec(name)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if name == "deeplabv3plus_resnet50":
+        model = spec.build(num_classes=num_classes, backbone_weights=weights, **network_options)
+    else:
+        model = spec.build(num_classes=num_classes, weights=weights, **network_options)
+    report = SurgeryReport()
+    if pool is not None or up_pool is not None:
+        size = input_size or spec.input_size
+        report = replace_pooling(
+            model,
+            pool if pool is not None else "max",
+            torch.zeros(1, 3, size, size),
+            up_pool=up_pool,
+            strided_convs=spec.downsamples_by_stride if strided_convs is None else strided_convs,
+            **(pool_options or {}),
+        )
+    if backbone_checkpoint is not None:
+        backbone = getattr(model, "backbone", None)
+        if backbone is None:
+            raise ValueError(f"backbone_checkpoint: network {name!r} has no backbone")
+        missing = load_matching_weights(backbone, backbone_checkpoint)
+        if missing:
+            raise ValueError(
+                f"backbone_checkpoint {backbone_checkpoint} lacks {len(missing)} backbone tensors, e.g. {missing[0]}"
+            )
+    model.pooling_report = report
+    return model

@@ -1,0 +1,252 @@
+"""Baseline pools the paper compares LiftPool with, written cleanly for any device, dtype and input size.
+
+* ``SkipPool``: plain subsampling (keep every s-th sample), what a strided convolution does after a stride-1 conv;
+  the paper's "Skip".
+* ``BlurPool``: anti-aliased downsampling, a binomial low-pass filter then subsampling (Zhang, ICML 2019).
+* ``MaxBlurPool``: max over a window with stride 1, then ``BlurPool`` (Zhang's replacement for MaxPool).
+* ``MixedPool``: ``a * max + (1 - a) * avg`` with one learned mixing weight per layer (Lee et al., AISTATS 2016).
+* ``GatedPool``: the same mix with ``a = sigmoid(w . region)``, a gate computed from each pooling region by a
+  learned ``k x k`` filter shared across channels (Lee et al., 2016).
+
+All work in 1D, 2D and 3D (``spatial_dims``) and need no channel count: fixed filters are buffers applied per
+channel by folding channels into the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from liftpool_lightning.nn.constants import PaddingMode
+from liftpool_lightning.nn.padding import pad_axis
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def _tuple(value: int | Sequence[int], spatial_dims: int, name: str) -> tuple[int, ...]:
+    values = (value,) * spatial_dims if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(values) != spatial_dims:
+        raise ValueError(f"{name} must be an int or {spatial_dims} ints, got {value!r}")
+    return values
+
+
+def _check_spatial_dims(spatial_dims: int) -> int:
+    if spatial_dims not in (1, 2, 3):
+        raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+    return spatial_dims
+
+
+def _check_rank(module: nn.Module, x: Tensor, spatial_dims: int) -> None:
+    if x.ndim != spatial_dims + 2:
+        raise ValueError(
+            f"{type(module).__name__}: input must be {spatial_dims + 2}D (N, C, *spatial), got {tuple(x.shape)}"
+        )
+
+
+def _fold_channels(x: Tensor) -> tuple[Tensor, int]:
+    """(N, C, *s) -> (N*C, 1, *s), so one single-channel filter applies to every channel."""
+    return x.reshape(x.shape[0] * x.shape[1], 1, *x.shape[2:]), x.shape[1]
+
+
+def _unfold_channels(y: Tensor, channels: int) -> Tensor:
+    return y.reshape(y.shape[0] // channels, channels, *y.shape[2:])
+
+
+class SkipPool(nn.Module):
+    """Subsample: keep samples 0, s, 2s, ... along every spatial axis (``ceil_mode`` keeps ceil(n/s) of them)."""
+
+    def __init__(self, stride: int | Sequence[int] = 2, spatial_dims: int = 2, ceil_mode: bool = True) -> None:
+        super().__init__()
+        self.spatial_dims = _check_spatial_dims(spatial_dims)
+        self.stride = _tuple(stride, spatial_dims, "stride")
+        self.ceil_mode = ceil_mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_rank(self, x, self.spatial_dims)
+        index: list[slice] = [slice(None), slice(None)]
+        for size, step in zip(x.shape[2:], self.stride, strict=True):
+            count = math.ceil(size / step) if self.ceil_mode else size // step
+            index.append(slice(0, (count - 1) * step + 1 if count else 0, step))
+        return x[tuple(index)]
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, ceil_mode={self.ceil_mode}"
+
+
+def binomial_filter(size: int, spatial_dims: int) -> Tensor:
+    """Normalised n-D binomial filter (rows of Pascal's triangle, outer product), shape (1, 1, size, ...)."""
+    row = torch.tensor([math.comb(size - 1, k) for k in range(size)], dtype=torch.float64)
+    kernel = row
+    for _ in range(spatial_dims - 1):
+        kernel = kernel.unsqueeze(-1) * row
+    kernel = kernel / kernel.sum()
+    return kernel.view(1, 1, *kernel.shape).to(torch.get_default_dtype())
+
+
+class BlurPool(nn.Module):
+    """Binomial low-pass filter of size ``filter_size`` then subsampling by ``stride`` (Zhang 2019).
+
+    Output length is ceil(n / stride) (``ceil_mode``) or floor(n / stride); ``stride=1`` only blurs.
+    The filter is a buffer (moves with ``.to()``, is not trained).
+    """
+
+    def __init__(
+        self,
+        stride: int = 2,
+        filter_size: int = 3,
+        spatial_dims: int = 2,
+        padding_mode: PaddingMode = "reflect",
+        ceil_mode: bool = True,
+    ) -> None:
+        super().__init__()
+        if filter_size < 1:
+            raise ValueError(f"filter_size must be >= 1, got {filter_size}")
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        self.spatial_dims = _check_spatial_dims(spatial_dims)
+        self.stride = stride
+        self.filter_size = filter_size
+        self.padding_mode = padding_mode
+        self.ceil_mode = ceil_mode
+        self.register_buffer("filter", binomial_filter(filter_size, spatial_dims), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_rank(self, x, self.spatial_dims)
+        y, channels = _fold_channels(x)
+        for dim in range(2, y.ndim):
+            y = pad_axis(y, dim, (self.filter_size - 1) // 2, self.filter_size // 2, self.padding_mode)
+        y = _CONV[self.spatial_dims](y, self.filter.to(y.dtype), stride=self.stride)
+        if not self.ceil_mode:
+            y = y[(slice(None), slice(None), *(slice(0, n // self.stride) for n in x.shape[2:]))]
+        return _unfold_channels(y, channels)
+
+    def extra_repr(self) -> str:
+        return (
+            f"stride={self.stride}, filter_size={self.filter_size}, padding_mode={self.padding_mode!r}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
+
+
+class MaxBlurPool(nn.Module):
+    """Max over a ``kernel_size`` window with stride 1 (same padding/dilation as the replaced pool), then BlurPool."""
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int = 2,
+        padding: int | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        filter_size: int = 3,
+        spatial_dims: int = 2,
+        ceil_mode: bool = True,
+    ) -> None:
+        super().__init__()
+        self.spatial_dims = _check_spatial_dims(spatial_dims)
+        self.kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
+        self.padding = _tuple(padding, spatial_dims, "padding")
+        self.dilation = _tuple(dilation, spatial_dims, "dilation")
+        self.blur = BlurPool(stride, filter_size, spatial_dims, ceil_mode=ceil_mode)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_rank(self, x, self.spatial_dims)
+        y = _MAX[self.spatial_dims](x, self.kernel_size, 1, self.padding, self.dilation)
+        return self.blur(y)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, padding={self.padding}, dilation={self.dilation}"
+
+
+class _MixedPoolBase(nn.Module):
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None,
+        padding: int | Sequence[int],
+        ceil_mode: bool,
+        spatial_dims: int,
+    ) -> None:
+        super().__init__()
+        self.spatial_dims = _check_spatial_dims(spatial_dims)
+        self.kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _tuple(stride, spatial_dims, "stride")
+        self.padding = _tuple(padding, spatial_dims, "padding")
+        self.ceil_mode = ceil_mode
+
+    def _max_and_avg(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        _check_rank(self, x, self.spatial_dims)
+        geometry = (self.kernel_size, self.stride, self.padding)
+        maximum = _MAX[self.spatial_dims](x, *geometry, ceil_mode=self.ceil_mode)
+        average = _AVG[self.spatial_dims](x, *geometry, ceil_mode=self.ceil_mode)
+        return maximum, average
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class MixedPool(_MixedPoolBase):
+    """``a * max + (1 - a) * avg`` with ``a = sigmoid(alpha)``, one learned ``alpha`` per layer (starts at a=0.5)."""
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        ceil_mode: bool = False,
+        spatial_dims: int = 2,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode, spatial_dims)
+        self.alpha = nn.Parameter(torch.zeros((), device=device, dtype=dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        maximum, average = self._max_and_avg(x)
+        mix = torch.sigmoid(self.alpha)
+        return mix * maximum + (1 - mix) * average
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.alpha)
+
+
+class GatedPool(_MixedPoolBase):
+    """Gated max-average pooling: ``a = sigmoid(w . region)`` per output position and channel, ``w`` shared by
+    all channels, then ``a * max + (1 - a) * avg`` (Lee et al. 2016)."""
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        ceil_mode: bool = False,
+        spatial_dims: int = 2,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode, spatial_dims)
+        self.gate_weight = nn.Parameter(torch.empty(1, 1, *self.kernel_size, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.kaiming_uniform_(self.gate_weight, a=math.sqrt(5))
+
+    def forward(self, x: Tensor) -> Tensor:
+        maximum, average = self._max_and_avg(x)
+        folded, channels = _fold_channels(x)
+        # pad like the pools (zeros), and on the far side too when ceil_mode gives a partial last window
+        pads: list[int] = []
+        for size, out, k, s, p in reversed(
+            list(zip(x.shape[2:], maximum.shape[2:], self.kernel_size, self.stride, self.padding, strict=True))
+        ):
+            pads += [p, max(p, (out - 1) * s + k - size - p)]
+        gate = _CONV[self.spatial_dims](F.pad(folded, pads), self.gate_weight, stride=self.stride)
+        gate = torch.sigmoid(_unfold_channels(gate, channels))
+        gate = gate[(slice(None), slice(None), *(slice(0, n) for n in maximum.shape[2:]))]
+        return gate * maximum + (1 - gate) * average
