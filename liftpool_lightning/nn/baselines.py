@@ -134,7 +134,11 @@ class BlurPool(nn.Module):
 
 
 class MaxBlurPool(nn.Module):
-    """Max over a ``kernel_size`` window with stride 1 (same padding/dilation as the replaced pool), then BlurPool."""
+    """Max over a ``kernel_size`` window with stride 1 (same padding/dilation as the replaced pool), then BlurPool.
+
+    ``extend`` repeats the last sample of the max map that many times before blurring, which gives a
+    ``ceil_mode=True`` max pool's output size where the stride-1 max map is one sample short.
+    """
 
     def __init__(
         self,
@@ -145,9 +149,11 @@ class MaxBlurPool(nn.Module):
         filter_size: int = 3,
         spatial_dims: int = 2,
         ceil_mode: bool = True,
+        extend: int = 0,
     ) -> None:
         super().__init__()
         self.spatial_dims = _check_spatial_dims(spatial_dims)
+        self.extend = extend
         self.kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
         self.padding = _tuple(padding, spatial_dims, "padding")
         self.dilation = _tuple(dilation, spatial_dims, "dilation")
@@ -156,10 +162,13 @@ class MaxBlurPool(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         _check_rank(self, x, self.spatial_dims)
         y = _MAX[self.spatial_dims](x, self.kernel_size, 1, self.padding, self.dilation)
+        for dim in range(2, y.ndim) if self.extend else ():
+            y = pad_axis(y, dim, 0, self.extend, "replicate")
         return self.blur(y)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, padding={self.padding}, dilation={self.dilation}"
+        extend = f", extend={self.extend}" if self.extend else ""
+        return f"kernel_size={self.kernel_size}, padding={self.padding}, dilation={self.dilation}{extend}"
 
 
 class _MixedPoolBase(nn.Module):

@@ -130,8 +130,9 @@ def candidates(pool: PoolSpec, site: Site, options: dict[str, Any], device: Any,
         stride = _uniform_stride(site, pool)
         for ceil_mode in (True, False):
             if site.kind == "max":
-                yield MaxBlurPool(site.kernel_size, stride, site.padding, site.dilation, spatial_dims=dims,
-                                  ceil_mode=ceil_mode, **options)  # fmt: skip
+                for extend in (0, 1):
+                    yield MaxBlurPool(site.kernel_size, stride, site.padding, site.dilation, spatial_dims=dims,
+                                      ceil_mode=ceil_mode, extend=extend, **options)  # fmt: skip
             else:
                 yield BlurPool(stride, spatial_dims=dims, ceil_mode=ceil_mode, **options)
     elif pool in ("mixed", "gated"):

@@ -87,15 +87,15 @@ def replace_pooling(
         raise ValueError("up_pool='lift' needs pool='lift' or 'wavelet' (a LiftUpPool inverts its LiftDownPool)")
     up_pool = up_pool or ("lift" if lift_down else "maxunpool")
 
-    sites, unpools, already = find_sites(model, strided_convs)
-    if not sites and not already:
+    all_sites, unpools, already = find_sites(model, strided_convs)
+    if not all_sites and not already:
         hint = "" if strided_convs else "; for a model that downsamples by stride, use strided_convs=True"
         raise ValueError(f"found no pooling layer to replace in {type(model).__name__}{hint}")
-    sites = select_sites(sites, include, exclude)
+    sites = select_sites(all_sites, include, exclude)
     report = SurgeryReport(skipped=[(path, "replaced by an earlier replace_pooling") for path in already])
 
     example = _example_input(model, example_input)
-    reference_output = dry_run(model, example, sites + unpools)
+    reference_output = dry_run(model, example, all_sites + unpools)
     called = sorted((s for s in sites if s.calls), key=lambda s: s.calls[0][0])
     if skip_stem and called:
         report.skipped.append((called[0].path, "stem (skip_stem=True)"))
@@ -104,7 +104,7 @@ def replace_pooling(
         if not site.calls:
             report.skipped.append((site.path, "not run by example_input"))
 
-    pairs = _pair_unpools(sites, unpools)
+    pairs = _pair_unpools(all_sites, unpools)
     pairs = {up: down for up, down in pairs.items() if down in called}  # an excluded pool keeps its MaxUnpool
     new_modules: dict[int, nn.Module] = {}
     for site in called:
