@@ -1,37 +1,42 @@
-"""The ``liftpool`` command. For now: ``--version``, ``--help`` and ``demo``; training subcommands come next."""
+"""The ``liftpool`` command: LightningCLI with ``fit``, ``validate``, ``test``, ``predict``; plus ``demo``.
+
+``liftpool fit --config configs/quickstart.yaml`` trains the quickstart model on the embedded synthetic data.
+Configs compose: later ``--config`` files override earlier ones (e.g. an experiment, then ``configs/trainer/ddp.yaml``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from liftpool_lightning import __version__
 
+USAGE_HINT = "liftpool {fit,validate,test,predict} --config CONFIG.yaml  |  liftpool demo  |  liftpool --version"
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``liftpool`` command."""
-    parser = argparse.ArgumentParser(
-        prog="liftpool",
-        description="LiftPool (Zhao & Snoek, ICLR 2021): bidirectional ConvNet pooling, in PyTorch.",
-    )
-    parser.add_argument("--version", action="version", version=f"liftpool-lightning {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser("demo", help="show what the LiftPool layers do, in seconds on a CPU")
-    demo.add_argument("--steps", type=int, default=60, help="training steps of the learned P/U (default 60)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    return parser
+
+def _demo(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="liftpool demo", description="Show what the LiftPool layers do, in seconds.")
+    parser.add_argument("--steps", type=int, default=60, help="training steps of the learned P/U (default 60)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    options = parser.parse_args(args)
+    if options.steps < 0:
+        parser.error(f"--steps must be >= 0, got {options.steps}")
+    from liftpool_lightning.demo import run_demo
+
+    run_demo(steps=options.steps, seed=options.seed)
+    return 0
 
 
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``liftpool`` and ``python -m liftpool_lightning``; returns the exit status."""
-    parser = build_parser()
-    options = parser.parse_args(args)
-    if options.command == "demo":
-        if options.steps < 0:
-            parser.error(f"--steps must be >= 0, got {options.steps}")
-        from liftpool_lightning.demo import run_demo
-
-        run_demo(steps=options.steps, seed=options.seed)
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv[:1] in (["--version"], ["-V"]):
+        print(f"liftpool-lightning {__version__}")
         return 0
-    parser.print_help()
+    if argv[:1] == ["demo"]:
+        return _demo(argv[1:])
+    from liftpool_lightning.cli_lightning import run_lightning_cli
+
+    run_lightning_cli(None if args is None else argv)  # None: LightningCLI reads sys.argv itself
     return 0

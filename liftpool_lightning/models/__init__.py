@@ -4,6 +4,7 @@ from liftpool_lightning.models.checkpoint_weights import load_matching_weights, 
 from liftpool_lightning.models.deeplabv3plus import DeepLabV3Plus
 from liftpool_lightning.models.registry import NETWORKS, NetworkSpec, create_network, network_names
 from liftpool_lightning.models.segnet import SegNet
+from liftpool_lightning.models.small_vgg import SmallVGG
 from liftpool_lightning.models.vgg_cifar import VGGCifar
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "DeepLabV3Plus",
     "NetworkSpec",
     "SegNet",
+    "SmallVGG",
     "VGGCifar",
     "create_network",
     "load_matching_weights",

@@ -19,6 +19,7 @@ from torch import nn
 from liftpool_lightning.models.checkpoint_weights import load_matching_weights
 from liftpool_lightning.models.deeplabv3plus import DeepLabV3Plus
 from liftpool_lightning.models.segnet import SegNet
+from liftpool_lightning.models.small_vgg import SmallVGG
 from liftpool_lightning.models.vgg_cifar import VGGCifar
 from liftpool_lightning.surgery import PoolSpec, SurgeryReport, replace_pooling
 
@@ -40,7 +41,14 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
     return build
 
 
+def _small_vgg(num_classes: int, weights: str | None = None, **kwargs: Any) -> nn.Module:
+    if weights is not None:
+        raise ValueError("weights: small_vgg has no pretrained weights")
+    return SmallVGG(num_classes, **kwargs)
+
+
 NETWORKS: dict[str, NetworkSpec] = {
+    "small_vgg": NetworkSpec(_small_vgg, "classification", 32),
     "vgg13_bn_cifar": NetworkSpec(VGGCifar, "classification", 32),
     "resnet18": NetworkSpec(_torchvision("resnet18"), "classification", 224),
     "resnet50": NetworkSpec(_torchvision("resnet50"), "classification", 224),
@@ -80,7 +88,7 @@ def create_network(
     """Build a network and swap its pooling.
 
     Args:
-        name: a registered network (``vgg13_bn_cifar``, ``resnet18``, ``resnet50``, ``mobilenet_v2``,
+        name: a registered network (``small_vgg``, ``vgg13_bn_cifar``, ``resnet18``, ``resnet50``, ``mobilenet_v2``,
             ``segnet_vgg13_bn``, ``deeplabv3plus_resnet50``) or a torchvision classification model name.
         num_classes: output classes.
         pool: the pool put in place of the network's own (see ``replace_pooling``); None keeps the network as

@@ -1,0 +1,5 @@
+"""Lightning callbacks of the framework."""
+
+from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
+
+__all__ = ["PredictionWriter"]

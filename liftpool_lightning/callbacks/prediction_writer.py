@@ -1,0 +1,73 @@
+"""Write what ``predict`` returns to files: label masks as palette PNGs, class probabilities as a CSV."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lightning import LightningModule, Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter
+from PIL import Image
+from torch import Tensor
+
+from liftpool_lightning.data.palette import voc_palette
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Writes each predicted (H, W) uint8 mask to ``<output_dir>/<name>.png`` with the VOC palette, and each
+    (C,) probability vector as a row ``name, class, probability`` of ``<output_dir>/predictions-rank<k>.csv``.
+
+    Names come from the predict dataset's ``names`` attribute when it has one, else the sample index.
+
+    Args:
+        output_dir: target folder; None: ``<trainer.log_dir>/predictions``.
+    """
+
+    def __init__(self, output_dir: str | None = None) -> None:
+        super().__init__(write_interval="batch")
+        self.output_dir = output_dir
+        self._palette = voc_palette()
+
+    def _folder(self, trainer: Trainer) -> Path:
+        folder = Path(self.output_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "predictions"))
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def write_on_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        prediction: Any,
+        batch_indices: Sequence[int] | None,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
+        if not isinstance(prediction, Tensor):
+            return
+        folder = self._folder(trainer)
+        loaders = trainer.predict_dataloaders
+        loader = loaders[dataloader_idx] if isinstance(loaders, Sequence) else loaders
+        names = getattr(getattr(loader, "dataset", None), "names", None)
+        if batch_indices is None:
+            batch_indices = [batch_idx * len(prediction) + i for i in range(len(prediction))]
+        labels = [str(names[i]) if names is not None else f"{i:06d}" for i in batch_indices]
+        if prediction.ndim == 3:  # masks
+            for name, mask in zip(labels, prediction.cpu().numpy().astype(np.uint8), strict=True):
+                image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
+                image.putpalette(self._palette)
+                image.save(folder / f"{name}.png")
+        elif prediction.ndim == 2:  # class probabilities
+            path = folder / f"predictions-rank{trainer.global_rank}.csv"
+            new = not path.exists() or batch_idx == 0
+            with path.open("w" if new else "a", newline="") as handle:
+                writer = csv.writer(handle)
+                if new:
+                    writer.writerow(["name", "class", "probability"])
+                probabilities, classes = prediction.float().max(dim=1)
+                for name, cls, probability in zip(labels, classes.tolist(), probabilities.tolist(), strict=True):
+                    writer.writerow([name, cls, f"{probability:.6f}"])

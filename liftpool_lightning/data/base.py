@@ -1,0 +1,71 @@
+"""The part every DataModule shares: loaders built from datasets that ``setup`` creates, typed options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+
+class BaseDataModule(LightningDataModule):
+    """Builds the train/val/test/predict loaders from ``self.train_dataset`` ... that a subclass's ``setup`` sets.
+
+    Subclasses set ``num_classes`` (read by the CLI to size the network) and ``task`` (``classification`` or
+    ``segmentation``), check their files in ``prepare_data``/``setup`` with errors that name the path, and may set
+    ``predict_dataset`` (default: the test dataset).
+
+    Args:
+        batch_size: samples per batch and per process (under DDP each rank loads this many).
+        num_workers: loader worker processes; 0 loads in the main process.
+        pin_memory: pin host memory when training on a GPU.
+    """
+
+    num_classes: int = 0
+    task: str = "classification"
+
+    def __init__(self, batch_size: int = 32, num_workers: int = 4, pin_memory: bool = True) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.train_dataset: Dataset | None = None
+        self.val_dataset: Dataset | None = None
+        self.test_dataset: Dataset | None = None
+        self.predict_dataset: Dataset | None = None
+
+    def _loader(
+        self, dataset: Dataset | None, split: str, shuffle: bool = False, drop_last: bool = False
+    ) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}: no {split} dataset; was setup() called for this stage?")
+        options: dict[str, Any] = {}
+        drop_last = drop_last and len(dataset) > self.batch_size  # type: ignore[arg-type]
+        if self.num_workers > 0:
+            options["persistent_workers"] = True
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            **options,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset, "train", shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_dataset, "validation")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_dataset, "test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.predict_dataset or self.test_dataset, "predict")

@@ -1,0 +1,100 @@
+"""CIFAR-100 (torchvision's reader): train split to train on, test split to validate and test on."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+from torchvision.datasets import CIFAR100
+
+from liftpool_lightning.data.base import BaseDataModule
+from liftpool_lightning.data.transforms import cifar_eval_transform, cifar_train_transform
+
+CIFAR100_FILES = ("train", "test", "meta")
+
+
+class CheckedCIFAR100(CIFAR100):
+    """torchvision's CIFAR100 that checks the official md5 sums only when ``verify`` is set, else only presence.
+
+    Args:
+        root: folder holding ``cifar-100-python/``.
+        train: the train split, else the test split.
+        transform: applied to each PIL image.
+        verify: compare the files with torchvision's md5 sums (and download them when ``download``).
+        download: download the archive when the files fail the check.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        train: bool = True,
+        transform: Callable | None = None,
+        verify: bool = False,
+        download: bool = False,
+    ) -> None:
+        self.verify = verify or download
+        super().__init__(root, train=train, transform=transform, download=download)
+
+    def _check_integrity(self) -> bool:
+        if self.verify:
+            return super()._check_integrity()
+        return all(os.path.isfile(os.path.join(self.root, self.base_folder, name)) for name in CIFAR100_FILES)
+
+    def _load_meta(self) -> None:
+        if self.verify:
+            super()._load_meta()
+            return
+        with open(os.path.join(self.root, self.base_folder, self.meta["filename"]), "rb") as handle:
+            self.classes = pickle.load(handle, encoding="latin1")[self.meta["key"]]
+        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+
+
+class CIFAR100DataModule(BaseDataModule):
+    """CIFAR-100 at ``<root>/cifar-100-python/{train,test,meta}``: train split augmented, test split for val and test.
+
+    Args:
+        root: folder that holds (or receives) ``cifar-100-python/``.
+        download: download the archive (about 160 MB) when missing, and check the official md5 sums.
+        batch_size: samples per batch and per process.
+        num_workers: loader worker processes; 0 loads in the main process.
+        pin_memory: pin host memory when training on a GPU.
+    """
+
+    num_classes = 100
+    task = "classification"
+
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = False,
+        batch_size: int = 100,
+        num_workers: int = 4,
+        pin_memory: bool = True,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        self.root = root
+        self.download = download
+
+    def _check_files(self) -> None:
+        folder = Path(self.root) / CheckedCIFAR100.base_folder
+        missing = [str(folder / name) for name in CIFAR100_FILES if not (folder / name).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"CIFAR-100 not found: missing {', '.join(missing)}. Pass download=True (--data.download true on the "
+                f"CLI) to download it into {self.root}, or point root (--data.root) at the folder holding "
+                f"{CheckedCIFAR100.base_folder}/."
+            )
+
+    def prepare_data(self) -> None:
+        if self.download:
+            CheckedCIFAR100(self.root, train=True, download=True)
+        self._check_files()
+
+    def setup(self, stage: str) -> None:
+        self._check_files()
+        if stage == "fit":
+            self.train_dataset = CheckedCIFAR100(self.root, True, cifar_train_transform(), verify=self.download)
+        self.val_dataset = CheckedCIFAR100(self.root, False, cifar_eval_transform(), verify=self.download)
+        self.test_dataset = self.val_dataset

@@ -1,0 +1,157 @@
+"""What the classification and segmentation tasks share: the network, the lifting losses, optimisers, logging."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from lightning import LightningModule
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+
+from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
+from liftpool_lightning.models import create_network
+from liftpool_lightning.nn import lifting_losses
+from liftpool_lightning.surgery import replace_pooling
+
+
+class BaseTask(LightningModule):
+    """A network (by registry name, or any nn.Module) whose pooling is swapped, trained with the task loss plus
+    ``lambda_u * sum(c_u) + lambda_p * sum(c_p)`` over every LiftPool layer.
+
+    Subclasses define ``configure_losses``, ``configure_metrics`` and the steps (``shared_step``).
+
+    Args:
+        network: a registered network name (see ``liftpool_lightning.models.network_names``) or an nn.Module
+            (``class_path``/``init_args`` in a config).
+        num_classes: output classes (the CLI links it from the datamodule).
+        pool: pool put in place of the network's own (``lift``, ``wavelet``, ``max``, ``avg``, ``skip``, ``blur``,
+            ``mixed``, ``gated``); None keeps the network as published.
+        pool_options: options of the pool, e.g. ``{kernel_size: 3, bands: [ll]}`` for ``lift``.
+        up_pool: up-pooling of encoder-decoder networks: ``maxunpool``, ``maxunpool+blur`` or ``lift``.
+        strided_convs: swap strided convolutions too (default: only for networks without pooling layers).
+        weights: torchvision weights name for the network (or its backbone); None: random initialisation.
+        backbone_checkpoint: checkpoint to initialise a segmentation backbone from (e.g. a LiftPool ResNet50).
+        input_size: side of the example image for the surgery's dry run (default: the network's usual size).
+        lambda_u: weight of the update constraint c_u (paper: 0.01); 0 disables it.
+        lambda_p: weight of the predict constraint c_p (paper: 0.1); 0 disables it.
+        optimizer: optimiser factory, e.g. ``{class_path: torch.optim.SGD, init_args: {lr: 0.1, momentum: 0.9}}``.
+        lr_scheduler: learning-rate scheduler factory, e.g. ``torch.optim.lr_scheduler.MultiStepLR``; None: constant.
+        scheduler_interval: step the scheduler every ``epoch`` or every optimisation ``step``.
+        prediction_dir: where ``predict`` writes its outputs (see ``PredictionWriter``); None: the run's log
+            dir + ``/predictions``.
+    """
+
+    def __init__(
+        self,
+        network: str | nn.Module,
+        num_classes: int,
+        pool: str | None = None,
+        pool_options: dict[str, Any] | None = None,
+        up_pool: str | None = None,
+        strided_convs: bool | None = None,
+        weights: str | None = None,
+        backbone_checkpoint: str | None = None,
+        input_size: int | None = None,
+        lambda_u: float = 0.01,
+        lambda_p: float = 0.1,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        scheduler_interval: Literal["epoch", "step"] = "epoch",
+        prediction_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("lambda_u", lambda_u), ("lambda_p", lambda_p)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        # prediction_dir is a run setting, not part of the model: kept out of the checkpoint so that
+        # `predict --ckpt_path ... --model.prediction_dir DIR` is not overridden by the checkpoint's hparams
+        ignore = ["optimizer", "lr_scheduler", "prediction_dir"]
+        ignore += ["network"] if isinstance(network, nn.Module) else []
+        self.save_hyperparameters(ignore=ignore)
+        self.prediction_dir = prediction_dir
+        self.optimizer_factory = optimizer
+        self.lr_scheduler_factory = lr_scheduler
+        self.network = self._build_network(network)
+        self.configure_losses()
+        self.configure_metrics()
+
+    def _build_network(self, network: str | nn.Module) -> nn.Module:
+        hp = self.hparams
+        if isinstance(network, str):
+            return create_network(
+                network,
+                num_classes=hp.num_classes,
+                pool=hp.pool,
+                pool_options=hp.pool_options,
+                up_pool=hp.up_pool,
+                strided_convs=hp.strided_convs,
+                weights=hp.weights,
+                backbone_checkpoint=hp.backbone_checkpoint,
+                input_size=hp.input_size,
+            )
+        if not isinstance(network, nn.Module):
+            raise TypeError(f"network must be a registered name or an nn.Module, got {type(network).__name__}")
+        if hp.pool is not None or hp.up_pool is not None:
+            size = hp.input_size or 224
+            network.pooling_report = replace_pooling(
+                network,
+                hp.pool or "max",
+                torch.zeros(1, 3, size, size),
+                up_pool=hp.up_pool,
+                strided_convs=bool(hp.strided_convs),
+                **(hp.pool_options or {}),
+            )
+        return network
+
+    def configure_losses(self) -> None:
+        raise NotImplementedError
+
+    def configure_metrics(self) -> None:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.network(x)
+
+    def lifting_terms(self, split: str, batch_size: int) -> Tensor:
+        """Weighted constraint losses of the last forward; logs c_u, c_p and their weighted sum."""
+        found = lifting_losses(self.network)
+        if not found:
+            return torch.zeros((), device=self.device)
+        c_u = torch.stack([losses.c_u for losses in found.values()]).sum()
+        c_p = torch.stack([losses.c_p for losses in found.values()]).sum()
+        weighted = self.hparams.lambda_u * c_u + self.hparams.lambda_p * c_p
+        on_step = split == "train"
+        for name, value in (("c_u", c_u), ("c_p", c_p), ("lifting_loss", weighted)):
+            self.log(f"{split}/{name}", value.detach(), on_step=on_step, on_epoch=True, sync_dist=not on_step,
+                     batch_size=batch_size)  # fmt: skip
+        return weighted
+
+    def log_losses(self, split: str, task_loss: Tensor, loss: Tensor, batch_size: int) -> None:
+        on_step = split == "train"
+        self.log(f"{split}/task_loss", task_loss.detach(), on_step=on_step, on_epoch=True, sync_dist=not on_step,
+                 batch_size=batch_size)  # fmt: skip
+        self.log(f"{split}/loss", loss.detach(), on_step=on_step, on_epoch=True, sync_dist=not on_step,
+                 prog_bar=True, batch_size=batch_size)  # fmt: skip
+        if split == "train" and self._trainer is not None and self.trainer.optimizers:
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False,
+                     batch_size=batch_size)  # fmt: skip
+
+    def configure_callbacks(self) -> list[Callback]:
+        """``predict`` writes its outputs to files (masks as PNGs, class probabilities as CSV)."""
+        return [PredictionWriter(self.prediction_dir)]
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.lr_scheduler_factory is None:
+            return optimizer
+        scheduler = self.lr_scheduler_factory(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
+        }

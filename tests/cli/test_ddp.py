@@ -1,0 +1,35 @@
+"""``--trainer.devices 2 --trainer.strategy ddp`` for real: 2 CPU processes (gloo) launched by the CLI."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+
+from tests.cli.conftest import QUICKSTART, TINY_SYNTHETIC, run_subprocess
+
+
+def test_two_process_ddp_fit_then_test(tmp_path: Path) -> None:
+    common = ["--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}"]
+    result = run_subprocess(
+        ["fit", *common, "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_epochs=1"], cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    versions = list((tmp_path / "lightning_logs").iterdir())
+    assert [v.name for v in versions] == ["version_0"]  # rank 0 alone writes logs and checkpoints
+    run_dir = versions[0]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir())[-1] == "last.ckpt"
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    train_steps = [int(r["step"]) for r in rows if r.get("train/loss_step")]
+    assert max(train_steps) == 2  # 48 images / (2 ranks x 8) = 3 steps per epoch on each rank
+    val = [float(r["val/top1_accuracy"]) for r in rows if r.get("val/top1_accuracy")]
+    assert len(val) == 1
+
+    # the DDP-reduced validation accuracy equals a single-process evaluation of the same checkpoint
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    single = run_subprocess(["validate", *common, f"--ckpt_path={checkpoint}"], cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    rows = list(csv.DictReader((tmp_path / "lightning_logs" / "version_1" / "metrics.csv").open()))
+    single_val = [float(r["val/top1_accuracy"]) for r in rows if r.get("val/top1_accuracy")]
+    assert torch.isclose(torch.tensor(single_val[0]), torch.tensor(val[0]))

@@ -1,0 +1,137 @@
+"""The quickstart path through the CLI: fit, then test / validate / predict from the checkpoint, on tiny data."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from liftpool_lightning.cli import main
+from liftpool_lightning.tasks import ClassificationTask, SegmentationTask
+from tests.cli.conftest import QUICKSTART, TINY_SYNTHETIC
+
+
+def _fit(root: Path, *extra: str) -> Path:
+    main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={root}",
+          "--trainer.max_epochs=2", *extra])  # fmt: skip
+    return root / "lightning_logs" / "version_0"
+
+
+def test_fit_writes_config_metrics_and_checkpoints_then_test_and_predict_reload(tmp_path: Path) -> None:
+    run_dir = _fit(tmp_path)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["model"]["class_path"] == "liftpool_lightning.tasks.ClassificationTask"
+    assert config["model"]["init_args"]["pool"] == "lift"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert last.is_file()
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    logged = {key for row in rows for key, value in row.items() if value}
+    for key in ("train/loss_step", "train/task_loss_step", "train/c_u_step", "train/c_p_step", "train/lr",
+                "val/top1_error", "val/top5_error", "val/top1_accuracy", "val/c_u", "val/lifting_loss"):  # fmt: skip
+        assert key in logged, key
+    errors = [float(row["val/top1_error"]) for row in rows if row.get("val/top1_error")]
+    assert len(errors) == 2 and all(0 <= e <= 1 for e in errors)
+
+    task = ClassificationTask.load_from_checkpoint(last)  # everything needed to rebuild is in the checkpoint
+    assert task.hparams.network == "small_vgg" and task.hparams.num_classes == 8
+    state = torch.load(last, weights_only=True)["state_dict"]
+    torch.testing.assert_close(task.state_dict()["network.features.6.predict.weight"],
+                               state["network.features.6.predict.weight"])  # fmt: skip
+
+    main(["test", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}",
+          f"--ckpt_path={last}"])  # fmt: skip
+    main(["validate", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}",
+          f"--ckpt_path={last}"])  # fmt: skip
+    out = tmp_path / "predictions"
+    main(["predict", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}",
+          f"--ckpt_path={last}", f"--model.prediction_dir={out}"])  # fmt: skip
+    rows = list(csv.DictReader((out / "predictions-rank0.csv").open()))
+    assert len(rows) == 16 and rows[0]["name"] == "val_000000"
+    assert all(0 <= int(r["class"]) < 8 and 0 < float(r["probability"]) <= 1 for r in rows)
+
+
+def test_a_second_run_in_the_same_directory_does_not_abort(tmp_path: Path) -> None:
+    _fit(tmp_path, "--trainer.max_steps=1", "--trainer.limit_val_batches=1")
+    main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}",
+          "--trainer.max_steps=1", "--trainer.limit_val_batches=1"])  # fmt: skip
+    assert (tmp_path / "lightning_logs" / "version_1" / "config.yaml").is_file()
+
+
+def test_segmentation_on_synthetic_masks_writes_palette_pngs(tmp_path: Path) -> None:
+    args = [
+        "--seed_everything=0",
+        "--trainer.accelerator=cpu",
+        f"--trainer.default_root_dir={tmp_path}",
+        "--trainer.enable_progress_bar=false",
+        "--model=SegmentationTask",
+        "--model.network=segnet_vgg13_bn",
+        "--model.pool=lift",
+        "--model.input_size=32",
+        "--data=SyntheticShapesDataModule",
+        "--data.task=segmentation",
+        "--data.num_train=8",
+        "--data.num_val=4",
+        "--data.batch_size=4",
+    ]
+    main(["fit", *args, "--trainer.max_epochs=1"])
+    run_dir = tmp_path / "lightning_logs" / "version_0"
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    miou = [float(r["val/miou"]) for r in rows if r.get("val/miou")]
+    assert len(miou) == 1 and 0 <= miou[0] <= 1
+    checkpoint = next((run_dir / "checkpoints").glob("*.ckpt"))  # the default ModelCheckpoint: the last epoch
+    task = SegmentationTask.load_from_checkpoint(checkpoint)
+    assert task.hparams.num_classes == 9 and task.hparams.up_pool is None
+    out = tmp_path / "masks"
+    main(["predict", *args, f"--ckpt_path={checkpoint}", f"--model.prediction_dir={out}"])
+    files = sorted(out.glob("*.png"))
+    assert [f.stem for f in files] == [f"val_{i:06d}" for i in range(4)]
+    image = Image.open(files[0])
+    assert image.mode == "P" and image.size == (32, 32)
+    assert max(image.getdata()) < 9
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model.init_args.lambda_u=-1"], "lambda_u must be >= 0"),
+        (["--model.init_args.pool=maxx"], "unknown pool 'maxx'"),
+        (["--model.init_args.network=vgg99"], "unknown network 'vgg99'"),
+        (["--model.init_args.pool_options={kernel_size: 0}"], "kernel_size must be >= 1"),
+        (["--data.init_args.num_shapes=12"], "num_shapes must be in 2..8"),
+    ],
+)
+def test_bad_values_fail_before_training(tmp_path: Path, args: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}", *args])
+    assert not (tmp_path / "lightning_logs").exists()  # nothing started
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model.init_args.lambda_u=abc"], "lambda_u"),
+        (["--trainer.max_epochs=ten"], "max_epochs"),
+        (["--model.init_args.no_such_option=1"], "no_such_option"),
+        (["--model=NoSuchTask"], "NoSuchTask"),
+    ],
+)
+def test_bad_config_keys_and_types_are_parser_errors(
+    tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_malformed_yaml_is_a_parser_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(bad)])
+    assert exit_info.value.code == 2
+    assert "bad.yaml" in capsys.readouterr().err
