@@ -36,6 +36,9 @@ def main(args: Sequence[str] | None = None) -> int:
         return 0
     if argv[:1] == ["demo"]:
         return _demo(argv[1:])
+    if not argv:
+        print(f"usage: {USAGE_HINT}\n")
+        argv, args = ["--help"], ["--help"]
     from liftpool_lightning.cli_lightning import run_lightning_cli
 
     run_lightning_cli(None if args is None else argv)  # None: LightningCLI reads sys.argv itself

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lightning.pytorch.cli import LightningCLI
 
-import liftpool_lightning.data  # noqa: F401  (registers the datamodules for short names)
+import liftpool_lightning.data
 import liftpool_lightning.tasks  # noqa: F401  (registers the tasks for short names)
 from liftpool_lightning import __version__
 from liftpool_lightning.data.base import BaseDataModule
@@ -14,7 +14,7 @@ from liftpool_lightning.tasks.base import BaseTask
 class LiftPoolCLI(LightningCLI):
     """LightningCLI whose task learns ``num_classes`` from the datamodule."""
 
-    def add_arguments_to_parser(self, parser) -> None:  # noqa: ANN001 (jsonargparse's parser)
+    def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
 

@@ -21,7 +21,8 @@ class PredictionWriter(BasePredictionWriter):
     """Writes each predicted (H, W) uint8 mask to ``<output_dir>/<name>.png`` with the VOC palette, and each
     (C,) probability vector as a row ``name, class, probability`` of ``<output_dir>/predictions-rank<k>.csv``.
 
-    Names come from the predict dataset's ``names`` attribute when it has one, else the sample index.
+    Names come from the predict dataset's ``names`` attribute when it has one, else the sample index; masks are
+    cropped to the dataset's ``original_size(index)`` when it has that method (evaluation pads images).
 
     Args:
         output_dir: target folder; None: ``<trainer.log_dir>/predictions``.
@@ -52,12 +53,18 @@ class PredictionWriter(BasePredictionWriter):
         folder = self._folder(trainer)
         loaders = trainer.predict_dataloaders
         loader = loaders[dataloader_idx] if isinstance(loaders, Sequence) else loaders
-        names = getattr(getattr(loader, "dataset", None), "names", None)
+        dataset = getattr(loader, "dataset", None)
+        names = getattr(dataset, "names", None)
+        original_size = getattr(dataset, "original_size", None)  # evaluation pads images; crop the masks back
         if batch_indices is None:
             batch_indices = [batch_idx * len(prediction) + i for i in range(len(prediction))]
         labels = [str(names[i]) if names is not None else f"{i:06d}" for i in batch_indices]
         if prediction.ndim == 3:  # masks
-            for name, mask in zip(labels, prediction.cpu().numpy().astype(np.uint8), strict=True):
+            masks = prediction.cpu().numpy().astype(np.uint8)
+            for index, name, mask in zip(batch_indices, labels, masks, strict=True):
+                if original_size is not None:
+                    height, width = original_size(index)
+                    mask = np.ascontiguousarray(mask[:height, :width])
                 image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
                 image.putpalette(self._palette)
                 image.save(folder / f"{name}.png")

@@ -195,12 +195,12 @@ class SyntheticShapesDataModule(BaseDataModule):
         SyntheticShapes(1, **self.options)  # validate the options now, before any training starts
 
     def setup(self, stage: str) -> None:
-        def train_transform(image: Tensor, mask: Tensor | None = None):  # noqa: ANN202
+        def train_transform(image: Tensor, mask: Tensor | None = None):
             if self.augment:
                 image, mask = _flip(image, mask)
             return _normalise(image) if mask is None else (_normalise(image), mask)
 
-        def eval_transform(image: Tensor, mask: Tensor | None = None):  # noqa: ANN202
+        def eval_transform(image: Tensor, mask: Tensor | None = None):
             return _normalise(image) if mask is None else (_normalise(image), mask)
 
         if stage == "fit":

@@ -48,8 +48,17 @@ def load_mask(path: str) -> np.ndarray:
     return array.astype(np.uint8)
 
 
+def _first_file(candidates: list[Path], missing: list[str]) -> str:
+    """The first of ``candidates`` that exists; if none does, note them all in ``missing`` and return the first."""
+    for path in candidates:
+        if path.is_file():
+            return str(path)
+    missing.append(" or ".join(map(str, candidates)))
+    return str(candidates[0])
+
+
 class SegmentationFiles(Dataset):
-    """``(image, mask)`` pairs from file lists: float CxHxW image and int64 HxW mask (255 = ignore) after ``transforms``.
+    """``(image, mask)`` pairs from file lists; after ``transforms``: float CxHxW image, int64 HxW mask (255 = ignore).
 
     Args:
         names: image ids, in order (prediction writers name their files by them).
@@ -65,6 +74,11 @@ class SegmentationFiles(Dataset):
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def original_size(self, index: int) -> tuple[int, int]:
+        """(height, width) of image ``index`` before padding (read from the file header only)."""
+        with Image.open(self.images[index]) as image:
+            return image.height, image.width
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         image, mask = load_rgb(self.images[index]), load_mask(self.masks[index])
@@ -152,20 +166,20 @@ class VOCSegmentationDataModule(BaseDataModule):
         return sorted((set(self._voc_split("train")) | set(sbd)) - set(self._voc_split("val")) - {""})
 
     def _files(self, names: list[str], transforms: Callable) -> SegmentationFiles:
-        voc, sbd = self.voc_dir, self.sbd_dir
+        voc, sbd = self.voc_dir, [] if self.sbd_dir is None else [self.sbd_dir]
         images, masks, missing = [], [], []
         for name in names:
-            image, mask = voc / "JPEGImages" / f"{name}.jpg", voc / "SegmentationClass" / f"{name}.png"
-            if sbd is not None and not image.is_file():
-                image = sbd / "img" / f"{name}.jpg"
-            if sbd is not None and not mask.is_file():
-                mask = sbd / "cls" / f"{name}.mat"
-            missing += [str(path) for path in (image, mask) if not path.is_file()]
-            images.append(str(image))
-            masks.append(str(mask))
+            images.append(
+                _first_file([voc / "JPEGImages" / f"{name}.jpg", *(d / "img" / f"{name}.jpg" for d in sbd)], missing)
+            )
+            masks.append(
+                _first_file(
+                    [voc / "SegmentationClass" / f"{name}.png", *(d / "cls" / f"{name}.mat" for d in sbd)], missing
+                )
+            )
         if missing:
             raise FileNotFoundError(
-                f"{len(missing)} listed files not found, e.g. {', '.join(missing[:3])}; {LAYOUT}. Pass download=True "
+                f"{len(missing)} listed files not found, e.g. {'; '.join(missing[:3])}; {LAYOUT}. Pass download=True "
                 "(--data.download true on the CLI) to download the data."
             )
         return SegmentationFiles(names, images, masks, transforms)
