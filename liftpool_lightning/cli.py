@@ -28,6 +28,37 @@ def _demo(args: list[str]) -> int:
     return 0
 
 
+def _config_paths(argv: list[str]) -> list[str]:
+    paths = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            paths.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            paths.append(arg.split("=", 1)[1])
+    return paths
+
+
+def check_config_files(argv: list[str]) -> None:
+    """Exit with a short message naming the file when a ``--config`` file is missing or not valid YAML."""
+    import yaml
+
+    for path in _config_paths(argv):
+        try:
+            with open(path) as handle:
+                content = yaml.safe_load(handle)
+        except FileNotFoundError:
+            sys.exit(f"liftpool: error: config file {path} does not exist")
+        except yaml.YAMLError as error:
+            where = getattr(error, "problem_mark", None)
+            line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+            problem = getattr(error, "problem", None) or str(error)
+            sys.exit(f"liftpool: error: config file {path} is not valid YAML{line}: {problem}")
+        if content is not None and not isinstance(content, dict):
+            sys.exit(
+                f"liftpool: error: config file {path} must hold a mapping of options, got {type(content).__name__}"
+            )
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``liftpool`` and ``python -m liftpool_lightning``; returns the exit status."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -39,6 +70,7 @@ def main(args: Sequence[str] | None = None) -> int:
     if not argv:
         print(f"usage: {USAGE_HINT}\n")
         argv, args = ["--help"], ["--help"]
+    check_config_files(argv)
     from liftpool_lightning.cli_lightning import run_lightning_cli
 
     run_lightning_cli(None if args is None else argv)  # None: LightningCLI reads sys.argv itself

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from lightning.pytorch.cli import LightningCLI
+from pathlib import Path
+
+from lightning import LightningModule, Trainer
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 import liftpool_lightning.data
 import liftpool_lightning.tasks  # noqa: F401  (registers the tasks for short names)
 from liftpool_lightning import __version__
 from liftpool_lightning.data.base import BaseDataModule
 from liftpool_lightning.tasks.base import BaseTask
+
+
+class RunConfigSaver(SaveConfigCallback):
+    """Saves the resolved config to the log dir (overwriting, so a second run never aborts) and, for W&B, into the
+    run's own files (uploaded with it) and as the run's config."""
+
+    @rank_zero_only
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                run = logger.experiment
+                path = Path(run.dir) / "liftpool_config.yaml"  # W&B reserves config.yaml for its own run config
+                self.parser.save(self.config, path, skip_none=False, overwrite=True, multifile=False)
+                run.config.update(self.config.as_dict(), allow_val_change=True)
 
 
 class LiftPoolCLI(LightningCLI):
@@ -25,6 +44,7 @@ def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
         BaseDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
+        save_config_callback=RunConfigSaver,
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
         parser_kwargs={"version": f"liftpool-lightning {__version__}"},

@@ -128,10 +128,17 @@ def test_bad_config_keys_and_types_are_parser_errors(
     assert message in capsys.readouterr().err
 
 
-def test_malformed_yaml_is_a_parser_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("model: [unclosed\n", r"bad.yaml is not valid YAML \(line 2, column 1\)"),
+        ("- just\n- a list\n", "bad.yaml must hold a mapping of options"),
+    ],
+)
+def test_malformed_yaml_names_the_file(tmp_path: Path, content: str, message: str) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model: [unclosed\n")
-    with pytest.raises(SystemExit) as exit_info:
+    bad.write_text(content)
+    with pytest.raises(SystemExit, match=message):
         main(["fit", "--config", str(bad)])
-    assert exit_info.value.code == 2
-    assert "bad.yaml" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"missing\.yaml does not exist"):
+        main(["fit", "--config", str(tmp_path / "missing.yaml")])
