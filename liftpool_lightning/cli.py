@@ -7,6 +7,7 @@ Configs compose: later ``--config`` files override earlier ones (e.g. an experim
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -73,5 +74,14 @@ def main(args: Sequence[str] | None = None) -> int:
     check_config_files(argv)
     from liftpool_lightning.cli_lightning import run_lightning_cli
 
-    run_lightning_cli(None if args is None else argv)  # None: LightningCLI reads sys.argv itself
+    if args is not None:  # called from Python: let exceptions through
+        run_lightning_cli(argv)
+        return 0
+    try:  # the console command: a bad value or missing data is one clear line, not a stack trace
+        run_lightning_cli(None)  # None: LightningCLI reads sys.argv itself
+    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as error:
+        if os.environ.get("LIFTPOOL_TRACEBACK"):
+            raise
+        print(f"liftpool: error: {error}\n(set LIFTPOOL_TRACEBACK=1 to see where it came from)", file=sys.stderr)
+        return 1
     return 0

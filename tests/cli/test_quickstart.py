@@ -142,3 +142,24 @@ def test_malformed_yaml_names_the_file(tmp_path: Path, content: str, message: st
         main(["fit", "--config", str(bad)])
     with pytest.raises(SystemExit, match=r"missing\.yaml does not exist"):
         main(["fit", "--config", str(tmp_path / "missing.yaml")])
+
+
+def test_console_command_reports_missing_data_in_one_line(tmp_path: Path) -> None:
+    from tests.cli.conftest import ROOT, run_subprocess
+
+    missing = tmp_path / "no-cifar-here"
+    result = run_subprocess(
+        [
+            "fit",
+            "--config",
+            str(ROOT / "configs" / "cifar100" / "vgg13_lift.yaml"),
+            f"--data.root={missing}",
+            "--trainer.accelerator=cpu",
+            f"--trainer.default_root_dir={tmp_path}",
+        ],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "liftpool: error:" in result.stderr and str(missing / "cifar-100-python") in result.stderr
+    assert "download" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("**/*.ckpt"))
