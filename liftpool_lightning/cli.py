@@ -13,7 +13,10 @@ from collections.abc import Sequence
 
 from liftpool_lightning import __version__
 
-USAGE_HINT = "liftpool {fit,validate,test,predict} --config CONFIG.yaml  |  liftpool demo  |  liftpool --version"
+USAGE_HINT = (
+    "liftpool {fit,validate,test,predict} --config CONFIG.yaml  |  liftpool visualize --ckpt_path CKPT --image IMG"
+    "  |  liftpool demo  |  liftpool --version"
+)
 
 
 def _demo(args: list[str]) -> int:
@@ -26,6 +29,32 @@ def _demo(args: list[str]) -> int:
     from liftpool_lightning.demo import run_demo
 
     run_demo(steps=options.steps, seed=options.seed)
+    return 0
+
+
+def _visualize(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="liftpool visualize", description="Draw a checkpoint's LiftPool sub-bands for some images."
+    )
+    parser.add_argument("--ckpt_path", required=True, help="checkpoint written by liftpool fit")
+    parser.add_argument("--image", nargs="+", required=True, help="image files (any format PIL reads)")
+    parser.add_argument("--output", default="liftpool-pictures", help="folder for the PNGs (default liftpool-pictures)")
+    parser.add_argument("--normalize", default="auto", choices=["auto", "synthetic", "cifar100", "imagenet", "none"],
+                        help="input normalisation (auto: from the network)")  # fmt: skip
+    parser.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE")
+    parser.add_argument("--layers", nargs="+", default=None, help="LiftDownPool module paths (default: the first)")
+    parser.add_argument("--channels", nargs="+", type=int, default=[0, 1], help="feature channels to draw")
+    options = parser.parse_args(args)
+    from liftpool_lightning.visualize import visualize
+
+    try:
+        paths = visualize(options.ckpt_path, options.image, options.output, options.normalize, options.size,
+                          options.layers, options.channels)  # fmt: skip
+    except (ValueError, FileNotFoundError) as error:
+        print(f"liftpool visualize: error: {error}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
     return 0
 
 
@@ -68,6 +97,8 @@ def main(args: Sequence[str] | None = None) -> int:
         return 0
     if argv[:1] == ["demo"]:
         return _demo(argv[1:])
+    if argv[:1] == ["visualize"]:
+        return _visualize(argv[1:])
     if not argv:
         print(f"usage: {USAGE_HINT}\n")
         argv, args = ["--help"], ["--help"]

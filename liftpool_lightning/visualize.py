@@ -1,0 +1,109 @@
+"""``liftpool visualize``: draw a trained model's sub-bands (and reconstructions, segmentations) for given images,
+the same pictures the SubbandVisualizer callback logs during training, without a trainer."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as F
+
+from liftpool_lightning.callbacks.subbands import liftpool_layers, render_pictures
+from liftpool_lightning.models.registry import network_spec
+
+Normalization = Literal["auto", "synthetic", "cifar100", "imagenet", "none"]
+_STATS = {
+    "synthetic": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+_AUTO = {"small_vgg": "synthetic", "vgg13_bn_cifar": "cifar100"}
+
+
+def load_task(ckpt_path: str | Path) -> torch.nn.Module:
+    """The task (LightningModule) of a checkpoint written by this framework, on the CPU, in eval mode."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable torch checkpoint ({type(error).__name__})") from error
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not hparams or "network" not in hparams:
+        raise ValueError(f"{path} is not a liftpool-lightning task checkpoint (no 'network' hyperparameter)")
+    class_path = hparams.get("_class_path")
+    if class_path is None:
+        task = network_spec(hparams["network"]).task
+        class_path = (
+            f"liftpool_lightning.tasks.{'SegmentationTask' if task == 'segmentation' else 'ClassificationTask'}"
+        )
+    module_name, _, class_name = class_path.rpartition(".")
+    task_class = getattr(importlib.import_module(module_name), class_name)
+    return task_class.load_from_checkpoint(path, map_location="cpu").eval()
+
+
+def load_images(paths: Sequence[str | Path], size: int | None, normalization: str) -> torch.Tensor:
+    """Images as one normalised (N, 3, H, W) batch; resized to ``size`` x ``size`` (or to the first image's size)."""
+    tensors = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                tensor = F.pil_to_tensor(image.convert("RGB"))
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"image {path} does not exist") from error
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f"image {path} cannot be read ({error})") from error
+        tensors.append(F.to_dtype(tensor, torch.float32, scale=True))
+    height, width = (size, size) if size else tensors[0].shape[1:]
+    batch = torch.stack([F.resize(t, [height, width], antialias=True) for t in tensors])
+    if normalization != "none":
+        mean, std = _STATS[normalization]
+        batch = F.normalize(batch, list(mean), list(std))
+    return batch
+
+
+def visualize(
+    ckpt_path: str | Path,
+    images: Sequence[str | Path],
+    output: str | Path = "liftpool-pictures",
+    normalization: Normalization = "auto",
+    size: int | None = None,
+    layers: Sequence[str] | None = None,
+    channels: Sequence[int] = (0, 1),
+) -> list[Path]:
+    """Write the sub-band pictures of a checkpoint for ``images`` to ``output``; returns the PNG paths."""
+    if not images:
+        raise ValueError("give at least one image")
+    task = load_task(ckpt_path)
+    network_name = task.hparams["network"]
+    if normalization == "auto":
+        normalization = _AUTO.get(network_name, "imagenet")
+    if size is None and network_spec(network_name).task == "classification":
+        size = task.hparams.get("input_size") or network_spec(network_name).input_size
+    found = liftpool_layers(task)
+    if not found:
+        raise ValueError(f"{ckpt_path}: the network has no LiftDownPool layer (pool={task.hparams.get('pool')!r})")
+    if layers:
+        unknown = [name for name in layers if name not in found]
+        if unknown:
+            raise ValueError(
+                f"layers: {', '.join(unknown)} are not LiftDownPool layers; the model has {', '.join(found)}"
+            )
+        chosen = {name: found[name] for name in layers}
+    else:
+        chosen = dict(list(found.items())[:1])
+    batch = load_images(images, size, normalization)
+    pictures = render_pictures(task, chosen, batch, None, list(channels), f"checkpoint {Path(ckpt_path).name}")
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, picture, _ in pictures:
+        path = folder / f"{key.replace('/', '_')}.png"
+        Image.fromarray(picture).save(path)
+        written.append(path)
+    return written
