@@ -23,11 +23,17 @@ def _file_name(key: str) -> str:
 
 
 def output_dir(trainer: Trainer) -> Path:
-    """``<log dir>/images`` of the run (the W&B run's own folder with W&B, the version dir with CSV/TensorBoard)."""
+    """``<log dir>/images`` of the run (the W&B run's own folder with W&B, the version dir with CSV/TensorBoard).
+
+    Never ``trainer.log_dir``: that broadcasts across ranks, and drawing happens on rank 0 alone (it would hang).
+    """
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
             return Path(logger.experiment.dir) / "images"
-    return Path(trainer.log_dir or trainer.default_root_dir) / "images"
+    for logger in trainer.loggers:
+        if getattr(logger, "log_dir", None):
+            return Path(logger.log_dir) / "images"
+    return Path(trainer.default_root_dir) / "images"
 
 
 def _log_image_to(logger: Logger, key: str, image: np.ndarray, step: int, caption: str) -> None:

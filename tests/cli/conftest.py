@@ -24,6 +24,11 @@ TINY_SYNTHETIC = [
 ]
 
 
+def tiny_args(root: Path) -> list[str]:
+    """TINY_SYNTHETIC plus the run's directories under ``root`` (checkpoints and the quickstart's CSV logger)."""
+    return [*TINY_SYNTHETIC, f"--trainer.default_root_dir={root}", f"--trainer.logger.init_args.save_dir={root}"]
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path):
     """Run ``liftpool`` in-process with the run's files under ``tmp_path``."""

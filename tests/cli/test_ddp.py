@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
-from tests.cli.conftest import QUICKSTART, TINY_SYNTHETIC, run_subprocess
+from tests.cli.conftest import QUICKSTART, run_subprocess, tiny_args
 
 
 def test_two_process_ddp_fit_then_test(tmp_path: Path) -> None:
-    common = ["--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}"]
+    common = ["--config", str(QUICKSTART), *tiny_args(tmp_path)]
     result = run_subprocess(
         ["fit", *common, "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_epochs=1"], cwd=tmp_path
     )

@@ -12,11 +12,11 @@ from PIL import Image
 
 from liftpool_lightning.cli import main
 from liftpool_lightning.tasks import ClassificationTask, SegmentationTask
-from tests.cli.conftest import QUICKSTART, TINY_SYNTHETIC
+from tests.cli.conftest import QUICKSTART, tiny_args
 
 
 def _fit(root: Path, *extra: str) -> Path:
-    main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={root}",
+    main(["fit", "--config", str(QUICKSTART), *tiny_args(root),
           "--trainer.max_epochs=2", *extra])  # fmt: skip
     return root / "lightning_logs" / "version_0"
 
@@ -42,12 +42,12 @@ def test_fit_writes_config_metrics_and_checkpoints_then_test_and_predict_reload(
     torch.testing.assert_close(task.state_dict()["network.features.6.predict.weight"],
                                state["network.features.6.predict.weight"])  # fmt: skip
 
-    main(["test", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}",
+    main(["test", "--config", str(QUICKSTART), *tiny_args(tmp_path),
           f"--ckpt_path={last}"])  # fmt: skip
-    main(["validate", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}",
+    main(["validate", "--config", str(QUICKSTART), *tiny_args(tmp_path),
           f"--ckpt_path={last}"])  # fmt: skip
     out = tmp_path / "predictions"
-    main(["predict", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}",
+    main(["predict", "--config", str(QUICKSTART), *tiny_args(tmp_path),
           f"--ckpt_path={last}", f"--model.prediction_dir={out}"])  # fmt: skip
     rows = list(csv.DictReader((out / "predictions-rank0.csv").open()))
     assert len(rows) == 16 and rows[0]["name"] == "val_000000"
@@ -56,7 +56,7 @@ def test_fit_writes_config_metrics_and_checkpoints_then_test_and_predict_reload(
 
 def test_a_second_run_in_the_same_directory_does_not_abort(tmp_path: Path) -> None:
     _fit(tmp_path, "--trainer.max_steps=1", "--trainer.limit_val_batches=1")
-    main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}",
+    main(["fit", "--config", str(QUICKSTART), *tiny_args(tmp_path),
           "--trainer.max_steps=1", "--trainer.limit_val_batches=1"])  # fmt: skip
     assert (tmp_path / "lightning_logs" / "version_1" / "config.yaml").is_file()
 
@@ -67,6 +67,8 @@ def test_segmentation_on_synthetic_masks_writes_palette_pngs(tmp_path: Path) -> 
         "--trainer.accelerator=cpu",
         f"--trainer.default_root_dir={tmp_path}",
         "--trainer.enable_progress_bar=false",
+        "--trainer.logger=CSVLogger",
+        f"--trainer.logger.save_dir={tmp_path}",
         "--model=SegmentationTask",
         "--model.network=segnet_vgg13_bn",
         "--model.pool=lift",
@@ -106,7 +108,7 @@ def test_segmentation_on_synthetic_masks_writes_palette_pngs(tmp_path: Path) -> 
 )
 def test_bad_values_fail_before_training(tmp_path: Path, args: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}", *args])
+        main(["fit", "--config", str(QUICKSTART), *tiny_args(tmp_path), *args])
     assert not (tmp_path / "lightning_logs").exists()  # nothing started
 
 
@@ -123,7 +125,7 @@ def test_bad_config_keys_and_types_are_parser_errors(
     tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={tmp_path}", *args])
+        main(["fit", "--config", str(QUICKSTART), *tiny_args(tmp_path), *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
 
