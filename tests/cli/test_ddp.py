@@ -26,7 +26,7 @@ def test_two_process_ddp_fit_then_test(tmp_path: Path) -> None:
     val = [float(r["val/top1_accuracy"]) for r in rows if r.get("val/top1_accuracy")]
     assert len(val) == 1
     pictures = sorted((run_dir / "images").glob("*.png"))  # SubbandVisualizer draws on rank 0 only, once
-    assert [p.name for p in pictures] == ["subbands_network.features.6_val_step0000003.png"]
+    assert [p.name for p in pictures] == ["subbands_network.features.6_fit_end_step0000003.png"]
 
     # the DDP-reduced validation accuracy equals a single-process evaluation of the same checkpoint
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
