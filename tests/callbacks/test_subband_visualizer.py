@@ -81,6 +81,8 @@ def test_wandb_offline_run_holds_the_images(tmp_path: Path, monkeypatch: pytest.
     assert len(_pngs(run_dir / "images")) == 1  # our own copy in the run's files
     table = sorted((run_dir / "media" / "table").glob("**/*.json"))
     assert table, "W&B stored no loss table"
+    records = b"".join(p.read_bytes() for p in run_dir.parent.glob("*.wandb"))  # the offline run's record log
+    assert b"val/top1_error" in records and b"lifting/network.features.6/c_u" in records  # the metrics are in it
 
 
 def test_no_logger_still_writes_pngs(tmp_path: Path) -> None:
@@ -156,3 +158,14 @@ def test_visualize_command_draws_a_checkpoint(tmp_path: Path, capsys: pytest.Cap
     assert "is not a readable torch checkpoint" in capsys.readouterr().err
     assert main(["visualize", "--ckpt_path", str(checkpoint), "--image", str(tmp_path / "none.png")]) == 1
     assert "none.png does not exist" in capsys.readouterr().err
+
+
+def test_several_loggers_at_once(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    csv_logger, tb_logger = CSVLogger(tmp_path / "csv"), TensorBoardLogger(tmp_path / "tb")
+    _fit(tmp_path, [csv_logger, tb_logger], epochs=1)
+    assert len(_pngs(Path(csv_logger.log_dir) / "images")) == 1  # the first logger's folder holds the files
+    events = EventAccumulator(str(tb_logger.log_dir), size_guidance={"images": 0})
+    events.Reload()
+    assert "subbands/network.features.6" in events.Tags()["images"]
