@@ -110,10 +110,37 @@ class BaseTask(LightningModule):
         return network
 
     def configure_losses(self) -> None:
+        """Set ``self.criterion``."""
         raise NotImplementedError
 
     def configure_metrics(self) -> None:
+        """Set ``self.train_metrics``, ``self.val_metrics``, ``self.test_metrics`` (one collection, cloned)."""
         raise NotImplementedError
+
+    def metric_inputs(self, logits: Tensor) -> Tensor:
+        """What the metrics take from the network's output (logits by default)."""
+        return logits
+
+    def shared_step(self, batch: Any, split: str) -> Tensor:
+        """Task loss + weighted lifting losses of one batch; logs the losses and updates the split's metrics."""
+        images, targets = batch
+        logits = self.network(images)
+        task_loss = self.criterion(logits, targets)
+        loss = task_loss + self.lifting_terms(split, len(images))
+        self.log_losses(split, task_loss, loss, len(images))
+        metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[split]
+        metrics(self.metric_inputs(logits.detach()), targets)
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=len(images))
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self.shared_step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.shared_step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.shared_step(batch, "test")
 
     def forward(self, x: Tensor) -> Tensor:
         return self.network(x)

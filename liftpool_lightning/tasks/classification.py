@@ -74,26 +74,6 @@ class ClassificationTask(BaseTask):
         self.val_metrics = collection.clone(prefix="val/")
         self.test_metrics = collection.clone(prefix="test/")
 
-    def _step(self, batch: Any, split: str) -> Tensor:
-        images, targets = batch
-        logits = self.network(images)
-        task_loss = self.criterion(logits, targets)
-        loss = task_loss + self.lifting_terms(split, len(images))
-        self.log_losses(split, task_loss, loss, len(images))
-        metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[split]
-        metrics(logits.detach(), targets)
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=len(images))
-        return loss
-
-    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
-
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         return F.softmax(self.network(images), dim=1)
