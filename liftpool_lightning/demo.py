@@ -7,12 +7,12 @@ LiftUpPool. Everything is generated from a seed: no download.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from liftpool_lightning.data.shapes import SyntheticShapes
 from liftpool_lightning.nn import LiftDownPool2d, LiftUpPool2d, lifting_loss
 
 
@@ -26,26 +26,6 @@ def edge_image(kind: str, size: int = 32) -> Tensor:
         "checkerboard": (rows + cols) % 2 == 0,
     }
     return masks[kind].to(torch.float64).view(1, 1, size, size)
-
-
-def synthetic_scenes(count: int, size: int, generator: torch.Generator) -> Tensor:
-    """Random RGB scenes: smooth gradients, rectangles, stripes and pixel noise, values in [0, 1]."""
-    rows = torch.linspace(0, 1, size).view(1, -1, 1)
-    cols = torch.linspace(0, 1, size).view(1, 1, -1)
-    images = []
-    for _ in range(count):
-        a, b, c = torch.rand(3, 3, 1, 1, generator=generator)
-        image = (a * rows + b * cols + c) / 3
-        for _ in range(3):
-            top, left = torch.randint(0, size - 4, (2,), generator=generator).tolist()
-            height, width = torch.randint(3, size // 2, (2,), generator=generator).tolist()
-            image[:, top : top + height, left : left + width] = torch.rand(3, 1, 1, generator=generator)
-        period = int(torch.randint(3, 9, (1,), generator=generator))
-        angle = float(torch.rand(1, generator=generator)) * math.pi
-        stripes = torch.sin((rows * math.cos(angle) + cols * math.sin(angle)) * size * 2 * math.pi / period)
-        image = image + 0.15 * stripes + 0.03 * torch.randn(3, size, size, generator=generator)
-        images.append(image.clamp(0, 1))
-    return torch.stack(images)
 
 
 def run_demo(steps: int = 60, seed: int = 0, echo: Callable[[str], None] = print) -> dict[str, float]:
@@ -65,7 +45,8 @@ def run_demo(steps: int = 60, seed: int = 0, echo: Callable[[str], None] = print
 
     echo(f"2. Learned P/U (kernel 5) trained {steps} steps on synthetic scenes to reduce c_u + c_p")
     generator = torch.Generator().manual_seed(seed)
-    scenes = synthetic_scenes(32, 32, generator)
+    shapes = SyntheticShapes(32, image_size=32, seed=seed)  # the embedded dataset's textured shapes, in [0, 1]
+    scenes = torch.stack([shapes[i][0] for i in range(len(shapes))])
     pool = LiftDownPool2d(channels=3, kernel_size=5)
     optimizer = torch.optim.Adam(pool.parameters(), lr=0.02)
     for step in range(steps + 1):

@@ -12,14 +12,18 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as F
 
-from liftpool_lightning.callbacks.subbands import liftpool_layers, render_pictures
+from liftpool_lightning.callbacks.subbands import render_pictures
+from liftpool_lightning.data.shapes import SYNTHETIC_MEAN, SYNTHETIC_STD
+from liftpool_lightning.data.transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
+from liftpool_lightning.models.checkpoint_weights import load_checkpoint
 from liftpool_lightning.models.registry import network_spec
+from liftpool_lightning.nn import liftpool_layers
 
 Normalization = Literal["auto", "synthetic", "cifar100", "imagenet", "none"]
 _STATS = {
-    "synthetic": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "synthetic": (SYNTHETIC_MEAN, SYNTHETIC_STD),
+    "cifar100": (CIFAR100_MEAN, CIFAR100_STD),
+    "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
 }
 _AUTO = {"small_vgg": "synthetic", "vgg13_bn_cifar": "cifar100"}
 
@@ -27,12 +31,7 @@ _AUTO = {"small_vgg": "synthetic", "vgg13_bn_cifar": "cifar100"}
 def load_task(ckpt_path: str | Path) -> torch.nn.Module:
     """The task (LightningModule) of a checkpoint written by this framework, on the CPU, in eval mode."""
     path = Path(ckpt_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path} is not a readable torch checkpoint ({type(error).__name__})") from error
+    checkpoint = load_checkpoint(path)
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not hparams or "network" not in hparams:
         raise ValueError(f"{path} is not a liftpool-lightning task checkpoint (no 'network' hyperparameter)")

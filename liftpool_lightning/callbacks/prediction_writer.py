@@ -32,11 +32,13 @@ class PredictionWriter(BasePredictionWriter):
         super().__init__(write_interval="batch")
         self.output_dir = output_dir
         self._palette = voc_palette()
+        self._folder: Path | None = None
 
-    def _folder(self, trainer: Trainer) -> Path:
-        folder = Path(self.output_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "predictions"))
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Resolve and create the folder once per run (``trainer.log_dir`` is a collective: every rank calls it)."""
+        log_dir = trainer.log_dir or trainer.default_root_dir
+        self._folder = Path(self.output_dir or os.path.join(log_dir, "predictions"))
+        self._folder.mkdir(parents=True, exist_ok=True)
 
     def write_on_batch_end(
         self,
@@ -48,9 +50,9 @@ class PredictionWriter(BasePredictionWriter):
         batch_idx: int,
         dataloader_idx: int,
     ) -> None:
-        if not isinstance(prediction, Tensor):
+        if not isinstance(prediction, Tensor) or self._folder is None:
             return
-        folder = self._folder(trainer)
+        folder = self._folder
         loaders = trainer.predict_dataloaders
         loader = loaders[dataloader_idx] if isinstance(loaders, Sequence) else loaders
         dataset = getattr(loader, "dataset", None)

@@ -7,7 +7,7 @@ a fixed set of validation images (the same ones every time) and logs, through ``
   for the chosen LiftDownPool layers (default: the first) and channels (paper Fig. 3/7);
 * ``reconstruction/<layer>``: LiftUpPool's reconstruction against MaxUnpool's for models with up-pooling (Fig. 1);
 * ``segmentation/predictions``: prediction against ground truth in the VOC palette, for segmentation (Fig. 5);
-* ``lifting_losses``: a table of every layer's c_u and c_p.
+* ``lifting_losses``: a table of every layer's c_u and c_p on the drawn images.
 
 At the trainer's logging cadence it also logs ``lifting/<layer>/c_u`` and ``c_p`` of every LiftDownPool layer.
 Drawing happens on rank 0 only, without gradients, on a few samples; other ranks do nothing.
@@ -27,14 +27,9 @@ from torch import Tensor, nn
 
 from liftpool_lightning.callbacks.figures import reconstruction_figure, segmentation_figure, subband_figure
 from liftpool_lightning.callbacks.image_logging import log_image, log_table
-from liftpool_lightning.nn import LiftDownPool2d, LiftDownPoolNd, LiftUpPoolNd, lifting_losses
+from liftpool_lightning.nn import LiftDownPool2d, LiftDownPoolNd, LiftUpPoolNd, lifting_losses, liftpool_layers
 
 log = logging.getLogger(__name__)
-
-
-def liftpool_layers(network: nn.Module) -> dict[str, LiftDownPoolNd]:
-    """Every LiftDownPool of ``network`` by module path (each once)."""
-    return {name: m for name, m in network.named_modules() if isinstance(m, LiftDownPoolNd)}
 
 
 class SubbandVisualizer(Callback):

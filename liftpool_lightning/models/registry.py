@@ -47,6 +47,10 @@ def _small_vgg(num_classes: int, weights: str | None = None, **kwargs: Any) -> n
     return SmallVGG(num_classes, **kwargs)
 
 
+def _deeplabv3plus(num_classes: int, weights: str | None = None, **kwargs: Any) -> nn.Module:
+    return DeepLabV3Plus(num_classes, backbone_weights=weights, **kwargs)  # weights of its ImageNet backbone
+
+
 NETWORKS: dict[str, NetworkSpec] = {
     "small_vgg": NetworkSpec(_small_vgg, "classification", 32),
     "vgg13_bn_cifar": NetworkSpec(VGGCifar, "classification", 32),
@@ -54,7 +58,7 @@ NETWORKS: dict[str, NetworkSpec] = {
     "resnet50": NetworkSpec(_torchvision("resnet50"), "classification", 224),
     "mobilenet_v2": NetworkSpec(_torchvision("mobilenet_v2"), "classification", 224, downsamples_by_stride=True),
     "segnet_vgg13_bn": NetworkSpec(SegNet, "segmentation", 128),
-    "deeplabv3plus_resnet50": NetworkSpec(DeepLabV3Plus, "segmentation", 128),
+    "deeplabv3plus_resnet50": NetworkSpec(_deeplabv3plus, "segmentation", 128),
 }
 
 
@@ -70,6 +74,28 @@ def network_spec(name: str) -> NetworkSpec:
         return NetworkSpec(_torchvision(name), "classification", 224)
     raise ValueError(
         f"unknown network {name!r}; choose from {', '.join(NETWORKS)} or a torchvision classification model name"
+    )
+
+
+def swap_pooling(
+    model: nn.Module,
+    pool: PoolSpec | None,
+    pool_options: dict[str, Any] | None,
+    up_pool: str | None,
+    strided_convs: bool,
+    input_size: int,
+) -> SurgeryReport:
+    """Run the surgery for a pool choice on a 3-channel image model (dry run on a ``input_size`` square image);
+    an empty report when neither ``pool`` nor ``up_pool`` is chosen."""
+    if pool is None and up_pool is None:
+        return SurgeryReport()
+    return replace_pooling(
+        model,
+        pool if pool is not None else "max",
+        torch.zeros(1, 3, input_size, input_size),
+        up_pool=up_pool,
+        strided_convs=strided_convs,
+        **(pool_options or {}),
     )
 
 
@@ -105,21 +131,10 @@ def create_network(
     spec = network_spec(name)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    if name == "deeplabv3plus_resnet50":
-        model = spec.build(num_classes=num_classes, backbone_weights=weights, **network_options)
-    else:
-        model = spec.build(num_classes=num_classes, weights=weights, **network_options)
-    report = SurgeryReport()
-    if pool is not None or up_pool is not None:
-        size = input_size or spec.input_size
-        report = replace_pooling(
-            model,
-            pool if pool is not None else "max",
-            torch.zeros(1, 3, size, size),
-            up_pool=up_pool,
-            strided_convs=spec.downsamples_by_stride if strided_convs is None else strided_convs,
-            **(pool_options or {}),
-        )
+    model = spec.build(num_classes=num_classes, weights=weights, **network_options)
+    if strided_convs is None:
+        strided_convs = spec.downsamples_by_stride
+    report = swap_pooling(model, pool, pool_options, up_pool, strided_convs, input_size or spec.input_size)
     if backbone_checkpoint is not None:
         backbone = getattr(model, "backbone", None)
         if backbone is None:

@@ -4,7 +4,7 @@ Nothing here imports Lightning; ``from liftpool_lightning.nn import LiftDownPool
 """
 
 from liftpool_lightning.nn.constants import LiftingScheme, MissingDetails, PaddingMode, band_names
-from liftpool_lightning.nn.losses import lifting_loss, lifting_losses
+from liftpool_lightning.nn.losses import lifting_loss, lifting_losses, liftpool_layers
 from liftpool_lightning.nn.operators import LearnedLiftingOperator, StencilOperator
 from liftpool_lightning.nn.pool import (
     LiftDownPool1d,
@@ -37,4 +37,5 @@ __all__ = [
     "band_names",
     "lifting_loss",
     "lifting_losses",
+    "liftpool_layers",
 ]

@@ -22,18 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from liftpool_lightning.nn.constants import PaddingMode
+from liftpool_lightning.nn.functional_nd import AVG_POOL, CONV, MAX_POOL, per_axis
 from liftpool_lightning.nn.padding import pad_axis
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
-_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-
-
-def _tuple(value: int | Sequence[int], spatial_dims: int, name: str) -> tuple[int, ...]:
-    values = (value,) * spatial_dims if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(values) != spatial_dims:
-        raise ValueError(f"{name} must be an int or {spatial_dims} ints, got {value!r}")
-    return values
 
 
 def _check_spatial_dims(spatial_dims: int) -> int:
@@ -64,7 +54,7 @@ class SkipPool(nn.Module):
     def __init__(self, stride: int | Sequence[int] = 2, spatial_dims: int = 2, ceil_mode: bool = True) -> None:
         super().__init__()
         self.spatial_dims = _check_spatial_dims(spatial_dims)
-        self.stride = _tuple(stride, spatial_dims, "stride")
+        self.stride = per_axis(stride, spatial_dims, "stride")
         self.ceil_mode = ceil_mode
 
     def forward(self, x: Tensor) -> Tensor:
@@ -121,7 +111,7 @@ class BlurPool(nn.Module):
         y, channels = _fold_channels(x)
         for dim in range(2, y.ndim):
             y = pad_axis(y, dim, (self.filter_size - 1) // 2, self.filter_size // 2, self.padding_mode)
-        y = _CONV[self.spatial_dims](y, self.filter.to(y.dtype), stride=self.stride)
+        y = CONV[self.spatial_dims](y, self.filter.to(y.dtype), stride=self.stride)
         if not self.ceil_mode:
             y = y[(slice(None), slice(None), *(slice(0, n // self.stride) for n in x.shape[2:]))]
         return _unfold_channels(y, channels)
@@ -154,14 +144,14 @@ class MaxBlurPool(nn.Module):
         super().__init__()
         self.spatial_dims = _check_spatial_dims(spatial_dims)
         self.extend = extend
-        self.kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
-        self.padding = _tuple(padding, spatial_dims, "padding")
-        self.dilation = _tuple(dilation, spatial_dims, "dilation")
+        self.kernel_size = per_axis(kernel_size, spatial_dims, "kernel_size")
+        self.padding = per_axis(padding, spatial_dims, "padding")
+        self.dilation = per_axis(dilation, spatial_dims, "dilation")
         self.blur = BlurPool(stride, filter_size, spatial_dims, ceil_mode=ceil_mode)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_rank(self, x, self.spatial_dims)
-        y = _MAX[self.spatial_dims](x, self.kernel_size, 1, self.padding, self.dilation)
+        y = MAX_POOL[self.spatial_dims](x, self.kernel_size, 1, self.padding, self.dilation)
         for dim in range(2, y.ndim) if self.extend else ():
             y = pad_axis(y, dim, 0, self.extend, "replicate")
         return self.blur(y)
@@ -172,27 +162,44 @@ class MaxBlurPool(nn.Module):
 
 
 class _MixedPoolBase(nn.Module):
+    """``a * max + (1 - a) * avg`` over the same windows; subclasses say where the mixing weight ``a`` comes from."""
+
     def __init__(
         self,
-        kernel_size: int | Sequence[int],
-        stride: int | Sequence[int] | None,
-        padding: int | Sequence[int],
-        ceil_mode: bool,
-        spatial_dims: int,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        ceil_mode: bool = False,
+        spatial_dims: int = 2,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.spatial_dims = _check_spatial_dims(spatial_dims)
-        self.kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _tuple(stride, spatial_dims, "stride")
-        self.padding = _tuple(padding, spatial_dims, "padding")
+        self.kernel_size = per_axis(kernel_size, spatial_dims, "kernel_size")
+        self.stride = self.kernel_size if stride is None else per_axis(stride, spatial_dims, "stride")
+        self.padding = per_axis(padding, spatial_dims, "padding")
         self.ceil_mode = ceil_mode
+        self.create_parameters(device, dtype)
+        self.reset_parameters()
 
-    def _max_and_avg(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def create_parameters(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        raise NotImplementedError
+
+    def mixing(self, x: Tensor, pooled_shape: torch.Size) -> Tensor:
+        """The weight ``a`` of the max branch, broadcastable to the pooled output."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
         _check_rank(self, x, self.spatial_dims)
         geometry = (self.kernel_size, self.stride, self.padding)
-        maximum = _MAX[self.spatial_dims](x, *geometry, ceil_mode=self.ceil_mode)
-        average = _AVG[self.spatial_dims](x, *geometry, ceil_mode=self.ceil_mode)
-        return maximum, average
+        maximum = MAX_POOL[self.spatial_dims](x, *geometry, ceil_mode=self.ceil_mode)
+        average = AVG_POOL[self.spatial_dims](x, *geometry, ceil_mode=self.ceil_mode)
+        mix = self.mixing(x, maximum.shape)
+        return mix * maximum + (1 - mix) * average
 
     def extra_repr(self) -> str:
         return (
@@ -203,59 +210,34 @@ class _MixedPoolBase(nn.Module):
 class MixedPool(_MixedPoolBase):
     """``a * max + (1 - a) * avg`` with ``a = sigmoid(alpha)``, one learned ``alpha`` per layer (starts at a=0.5)."""
 
-    def __init__(
-        self,
-        kernel_size: int | Sequence[int] = 2,
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        ceil_mode: bool = False,
-        spatial_dims: int = 2,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(kernel_size, stride, padding, ceil_mode, spatial_dims)
+    def create_parameters(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
         self.alpha = nn.Parameter(torch.zeros((), device=device, dtype=dtype))
-
-    def forward(self, x: Tensor) -> Tensor:
-        maximum, average = self._max_and_avg(x)
-        mix = torch.sigmoid(self.alpha)
-        return mix * maximum + (1 - mix) * average
 
     def reset_parameters(self) -> None:
         nn.init.zeros_(self.alpha)
+
+    def mixing(self, x: Tensor, pooled_shape: torch.Size) -> Tensor:
+        return torch.sigmoid(self.alpha)
 
 
 class GatedPool(_MixedPoolBase):
     """Gated max-average pooling: ``a = sigmoid(w . region)`` per output position and channel, ``w`` shared by
     all channels, then ``a * max + (1 - a) * avg`` (Lee et al. 2016)."""
 
-    def __init__(
-        self,
-        kernel_size: int | Sequence[int] = 2,
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        ceil_mode: bool = False,
-        spatial_dims: int = 2,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(kernel_size, stride, padding, ceil_mode, spatial_dims)
+    def create_parameters(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
         self.gate_weight = nn.Parameter(torch.empty(1, 1, *self.kernel_size, device=device, dtype=dtype))
-        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         nn.init.kaiming_uniform_(self.gate_weight, a=math.sqrt(5))
 
-    def forward(self, x: Tensor) -> Tensor:
-        maximum, average = self._max_and_avg(x)
+    def mixing(self, x: Tensor, pooled_shape: torch.Size) -> Tensor:
         folded, channels = _fold_channels(x)
         # pad like the pools (zeros), and on the far side too when ceil_mode gives a partial last window
         pads: list[int] = []
         for size, out, k, s, p in reversed(
-            list(zip(x.shape[2:], maximum.shape[2:], self.kernel_size, self.stride, self.padding, strict=True))
+            list(zip(x.shape[2:], pooled_shape[2:], self.kernel_size, self.stride, self.padding, strict=True))
         ):
             pads += [p, max(p, (out - 1) * s + k - size - p)]
-        gate = _CONV[self.spatial_dims](F.pad(folded, pads), self.gate_weight, stride=self.stride)
+        gate = CONV[self.spatial_dims](F.pad(folded, pads), self.gate_weight, stride=self.stride)
         gate = torch.sigmoid(_unfold_channels(gate, channels))
-        gate = gate[(slice(None), slice(None), *(slice(0, n) for n in maximum.shape[2:]))]
-        return gate * maximum + (1 - gate) * average
+        return gate[(slice(None), slice(None), *(slice(0, n) for n in pooled_shape[2:]))]

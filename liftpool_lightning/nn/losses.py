@@ -1,4 +1,4 @@
-"""Collect the LiftPool constraint losses of a whole model."""
+"""Find the LiftPool layers of a whole model and collect their constraint losses."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from liftpool_lightning.nn.pool import LiftDownPoolNd
 from liftpool_lightning.nn.subbands import LiftingLosses
 
 
+def liftpool_layers(model: nn.Module) -> dict[str, LiftDownPoolNd]:
+    """Every LiftDownPool of ``model`` by module path (a layer shared by several paths, e.g. with its LiftUpPool,
+    once)."""
+    return {name: module for name, module in model.named_modules() if isinstance(module, LiftDownPoolNd)}
+
+
 def lifting_losses(model: nn.Module) -> dict[str, LiftingLosses]:
     """The last forward's (c_u, c_p) of every LiftDownPool in ``model``, by module path (shared layers once)."""
-    found = {}
-    for name, module in model.named_modules():
-        if isinstance(module, LiftDownPoolNd):
-            losses = module.last_losses
-            if losses is not None:
-                found[name] = losses
-    return found
+    layers = liftpool_layers(model).items()
+    return {name: layer.last_losses for name, layer in layers if layer.last_losses is not None}
 
 
 def lifting_loss(model: nn.Module, lambda_u: float = 0.01, lambda_p: float = 0.1) -> Tensor:

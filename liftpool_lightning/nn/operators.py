@@ -10,13 +10,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from liftpool_lightning.nn.constants import PaddingMode
+from liftpool_lightning.nn.functional_nd import CONV
 from liftpool_lightning.nn.padding import pad_axis
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def _kernel_shape(kernel_size: int, spatial_dims: int, axis: int) -> list[int]:
@@ -73,7 +71,7 @@ class LearnedLiftingOperator(nn.Module):
         k = self.kernel_size
         y = pad_axis(x, dim, (k - 1) // 2, k // 2, self.padding_mode)
         weight = self.weight.view(self.channels, -1, *_kernel_shape(k, spatial_dims, dim - 2))
-        y = torch.relu(_CONV[spatial_dims](y, weight, self.bias, groups=self.groups))
+        y = torch.relu(CONV[spatial_dims](y, weight, self.bias, groups=self.groups))
         if self.pointwise_groups == self.channels:  # depthwise 1x1 conv is a per-channel affine map
             scale_shape = (1, self.channels) + (1,) * spatial_dims
             y = y * self.pointwise_weight.view(scale_shape)
@@ -81,7 +79,7 @@ class LearnedLiftingOperator(nn.Module):
                 y = y + self.pointwise_bias.view(scale_shape)
         else:
             weight = self.pointwise_weight.view(self.channels, -1, *([1] * spatial_dims))
-            y = _CONV[spatial_dims](y, weight, self.pointwise_bias, groups=self.pointwise_groups)
+            y = CONV[spatial_dims](y, weight, self.pointwise_bias, groups=self.pointwise_groups)
         return torch.tanh(y)
 
     def extra_repr(self) -> str:

@@ -194,29 +194,25 @@ class LiftDownPoolNd(nn.Module):
             axis = AXIS_LETTERS[level]
             names = list(tensors)
             inputs = [even_length(tensors[n], dim, self.ceil_mode, self.padding_mode) for n in names]
-            if self.share_weights:
-                # One lifting step over all tensors of this level, stacked on the batch axis.
+            if self.share_weights:  # one step over all tensors of this level, stacked on the batch axis
                 batch = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=0)
                 step = lift(batch, dim, self.predict, self.update, self.compute_losses)
                 lows, highs = step.low.chunk(len(names), 0), step.high.chunk(len(names), 0)
-                steps = [(step.c_u, step.c_p, len(names))]
+                weighted = [(step, len(names))]  # a mean over the stack: times the number of stacked lifts
             else:
-                lows, highs, steps = [], [], []
-                for name, tensor in zip(names, inputs, strict=True):
-                    predict, update = self._operators(f"{axis}_{name}" if name else axis)
-                    step = lift(tensor, dim, predict, update, self.compute_losses)
-                    lows.append(step.low)
-                    highs.append(step.high)
-                    steps.append((step.c_u, step.c_p, 1))
+                steps = [
+                    lift(t, dim, *self._operators(f"{axis}_{n}" if n else axis), self.compute_losses)
+                    for n, t in zip(names, inputs, strict=True)
+                ]
+                lows, highs = [s.low for s in steps], [s.high for s in steps]
+                weighted = [(s, 1) for s in steps]
             if self.compute_losses:
-                for step_cu, step_cp, count in steps:
-                    assert step_cu is not None and step_cp is not None
-                    c_u = step_cu * count if c_u is None else c_u + step_cu * count
-                    c_p = step_cp * count if c_p is None else c_p + step_cp * count
+                for step, count in weighted:
+                    c_u = step.c_u * count if c_u is None else c_u + step.c_u * count
+                    c_p = step.c_p * count if c_p is None else c_p + step.c_p * count
             tensors = {}
             for name, low, high in zip(names, lows, highs, strict=True):
-                tensors[name + "l"] = low
-                tensors[name + "h"] = high
+                tensors[name + "l"], tensors[name + "h"] = low, high
         return tensors, c_u, c_p
 
     def reconstruct(self, bands: Mapping[str, Tensor], input_size: Sequence[int]) -> Tensor:

@@ -151,7 +151,7 @@ def _example_input(model: nn.Module, example_input: Tensor | Sequence[int] | Non
 
 def _replacement(site: Site, pool: PoolSpec, options: dict[str, Any], report: SurgeryReport) -> nn.Module:
     """The module that replaces ``site``, with output shapes checked against the original."""
-    channels = {call[1][1] for call in site.calls} if site.kind != "conv" else {call[2][1] for call in site.calls}
+    channels = {call[2 if site.kind == "conv" else 1][1] for call in site.calls}  # as Site.channels, every call
     if len(channels) > 1 and needs_channels(pool):
         raise ValueError(
             f"{site.path} is called with {sorted(channels)} channels; {describe_pool(pool)} needs one channel count"

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from liftpool_lightning.nn.functional_nd import CONV, per_axis
 from liftpool_lightning.surgery.wrappers import is_replaced
 
 POOL_TYPES: dict[type, tuple[str, int]] = {
@@ -23,13 +23,12 @@ POOL_TYPES: dict[type, tuple[str, int]] = {
 }
 CONV_TYPES: dict[type, int] = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}
 UNPOOL_TYPES: dict[type, int] = {nn.MaxUnpool1d: 1, nn.MaxUnpool2d: 2, nn.MaxUnpool3d: 3}
-_CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def _tuple(value: int | Sequence[int] | str, spatial_dims: int) -> tuple[int, ...]:
     if isinstance(value, str):  # conv padding "valid" (a strided conv cannot be "same")
         return (0,) * spatial_dims
-    return (int(value),) * spatial_dims if isinstance(value, int) else tuple(int(v) for v in value)
+    return per_axis(value, spatial_dims)
 
 
 @dataclass(eq=False)
@@ -84,7 +83,7 @@ class Site:
         try:
             if self.kind == "conv":
                 weight = torch.empty(1, 1, *self.kernel_size, device="meta")
-                out = _CONV_FN[self.spatial_dims](
+                out = CONV[self.spatial_dims](
                     probe, weight, stride=self.stride, padding=self.padding, dilation=self.dilation
                 )
             else:

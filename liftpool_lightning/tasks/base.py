@@ -11,9 +11,8 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
-from liftpool_lightning.models import create_network
+from liftpool_lightning.models.registry import create_network, swap_pooling
 from liftpool_lightning.nn import lifting_losses
-from liftpool_lightning.surgery import replace_pooling
 
 
 class BaseTask(LightningModule):
@@ -97,16 +96,9 @@ class BaseTask(LightningModule):
             )
         if not isinstance(network, nn.Module):
             raise TypeError(f"network must be a registered name or an nn.Module, got {type(network).__name__}")
-        if hp.pool is not None or hp.up_pool is not None:
-            size = hp.input_size or 224
-            network.pooling_report = replace_pooling(
-                network,
-                hp.pool or "max",
-                torch.zeros(1, 3, size, size),
-                up_pool=hp.up_pool,
-                strided_convs=bool(hp.strided_convs),
-                **(hp.pool_options or {}),
-            )
+        network.pooling_report = swap_pooling(
+            network, hp.pool, hp.pool_options, hp.up_pool, bool(hp.strided_convs), hp.input_size or 224
+        )
         return network
 
     def configure_losses(self) -> None:
