@@ -110,7 +110,7 @@ def main(args: Sequence[str] | None = None) -> int:
         return 0
     try:  # the console command: a bad value or missing data is one clear line, not a stack trace
         run_lightning_cli(None)  # None: LightningCLI reads sys.argv itself
-    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as error:
+    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, FloatingPointError) as error:
         if os.environ.get("LIFTPOOL_TRACEBACK"):
             raise
         print(f"liftpool: error: {error}\n(set LIFTPOOL_TRACEBACK=1 to see where it came from)", file=sys.stderr)

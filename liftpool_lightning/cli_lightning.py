@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from lightning import LightningModule, Trainer
@@ -12,6 +14,9 @@ from lightning.pytorch.utilities import rank_zero_only
 import liftpool_lightning.data
 import liftpool_lightning.tasks  # noqa: F401  (registers the tasks for short names)
 from liftpool_lightning import __version__
+from liftpool_lightning.callbacks import PreemptionCheckpoint, RNGStateCheckpoint, StopOnNonFiniteLoss
+from liftpool_lightning.checkpointing import AtomicCheckpointIO, check_checkpoint_file, find_last_checkpoint
+from liftpool_lightning.checkpointing.resolve import SPECIAL_CKPT_PATHS
 from liftpool_lightning.data.base import BaseDataModule
 from liftpool_lightning.tasks.base import BaseTask
 
@@ -31,10 +36,27 @@ class RunConfigSaver(SaveConfigCallback):
 
 
 class LiftPoolCLI(LightningCLI):
-    """LightningCLI whose task learns ``num_classes`` from the datamodule."""
+    """LightningCLI whose task learns ``num_classes`` from the datamodule, and which checks ``--ckpt_path`` (and
+    resolves ``last`` to the newest last/preemption/SLURM checkpoint under ``default_root_dir``) before anything is
+    built."""
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+
+    def _parse_ckpt_path(self) -> None:
+        subcommand = self.config.get("subcommand")
+        if subcommand:
+            config = self.config[subcommand]
+            ckpt_path = config.get("ckpt_path")
+            if ckpt_path == "last":
+                root = config.trainer.default_root_dir or os.getcwd()
+                found = find_last_checkpoint(root)
+                message = f"resuming from {found}" if found else f"no checkpoint under {root}: starting from scratch"
+                print(f"liftpool: --ckpt_path last: {message}", file=sys.stderr)
+                config.ckpt_path = str(found) if found else None
+            elif ckpt_path and ckpt_path not in SPECIAL_CKPT_PATHS:
+                check_checkpoint_file(ckpt_path)
+        super()._parse_ckpt_path()
 
 
 def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
@@ -46,6 +68,11 @@ def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
         subclass_mode_data=True,
         save_config_callback=RunConfigSaver,
         save_config_kwargs={"overwrite": True},
+        # added to every run (after the config's own callbacks): see docs of each; atomic checkpoint writes
+        trainer_defaults={
+            "plugins": [AtomicCheckpointIO()],
+            "callbacks": [PreemptionCheckpoint(), RNGStateCheckpoint(), StopOnNonFiniteLoss()],
+        },
         auto_configure_optimizers=False,
         parser_kwargs={"version": f"liftpool-lightning {__version__}"},
         args=args,

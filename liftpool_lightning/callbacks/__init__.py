@@ -1,6 +1,17 @@
-"""Lightning callbacks of the framework: sub-band pictures and lifting losses, prediction files."""
+"""Lightning callbacks of the framework: sub-band pictures and lifting losses, prediction files, and the fault
+handling the CLI adds to every run (preemption checkpoint, RNG states, NaN stop)."""
 
+from liftpool_lightning.callbacks.finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
+from liftpool_lightning.callbacks.preemption import PreemptionCheckpoint
+from liftpool_lightning.callbacks.rng_state import RNGStateCheckpoint
 from liftpool_lightning.callbacks.subbands import SubbandVisualizer
 
-__all__ = ["PredictionWriter", "SubbandVisualizer"]
+__all__ = [
+    "NonFiniteLossError",
+    "PredictionWriter",
+    "PreemptionCheckpoint",
+    "RNGStateCheckpoint",
+    "StopOnNonFiniteLoss",
+    "SubbandVisualizer",
+]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
+
+from liftpool_lightning.data.resumable import ResumableDataLoader, ResumableSampler
 
 
 class BaseDataModule(LightningDataModule):
@@ -39,27 +42,33 @@ class BaseDataModule(LightningDataModule):
         self.test_dataset: Dataset | None = None
         self.predict_dataset: Dataset | None = None
 
-    def _loader(
-        self, dataset: Dataset | None, split: str, shuffle: bool = False, drop_last: bool = False
-    ) -> DataLoader:
+    def _loader(self, dataset: Dataset | None, split: str) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}: no {split} dataset; was setup() called for this stage?")
-        options: dict[str, Any] = {}
-        drop_last = drop_last and len(dataset) > self.batch_size  # type: ignore[arg-type]
+        return DataLoader(dataset, batch_size=self.batch_size, **self._worker_options())
+
+    def _worker_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory and torch.cuda.is_available(),
+        }
         if self.num_workers > 0:
             options["persistent_workers"] = True
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory and torch.cuda.is_available(),
-            **options,
-        )
+        return options
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset, "train", shuffle=True, drop_last=True)
+        """Shuffled, sharded over DDP ranks and resumable mid-epoch (see ``data.resumable``): the order and the
+        random augmentations of epoch ``e`` follow from ``(seed_everything's seed, e)`` only."""
+        dataset = self.train_dataset
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}: no train dataset; was setup() called for this stage?")
+        trainer = self.trainer
+        world_size, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        drop_last = len(dataset) // world_size > self.batch_size  # type: ignore[arg-type]
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # set by seed_everything (the config's seed_everything)
+        sampler = ResumableSampler(dataset, world_size, rank, shuffle=True, seed=seed, drop_last=drop_last)
+        return ResumableDataLoader(dataset, sampler, batch_size=self.batch_size, drop_last=drop_last,
+                                   **self._worker_options())  # fmt: skip
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_dataset, "validation")

@@ -11,6 +11,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
+from liftpool_lightning.checkpointing.compatibility import architecture_mismatch, state_dict_mismatch
 from liftpool_lightning.models.registry import create_network, swap_pooling
 from liftpool_lightning.nn import lifting_losses
 
@@ -100,6 +101,17 @@ class BaseTask(LightningModule):
             network, hp.pool, hp.pool_options, hp.up_pool, bool(hp.strided_convs), hp.input_size or 224
         )
         return network
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse, in one line naming the differences, a checkpoint of another network, pool or class count
+        (instead of torch's long missing/unexpected-keys error after the loading has started)."""
+        problems = architecture_mismatch(checkpoint.get("hyper_parameters", {}), self.hparams)
+        problems += state_dict_mismatch(checkpoint.get("state_dict", {}), self.state_dict())
+        if problems:
+            raise ValueError(
+                "the checkpoint does not fit this model (a different network or pool configuration): "
+                + "; ".join(problems)
+            )
 
     def configure_losses(self) -> None:
         """Set ``self.criterion``."""

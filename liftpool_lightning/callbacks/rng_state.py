@@ -1,0 +1,55 @@
+"""Random-number-generator states in checkpoints, so a resumed run draws the same dropout masks as the original."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
+
+CHECKPOINT_KEY = "liftpool_rng_states"
+
+
+def _gather(trainer: Trainer, state: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
+    if trainer.world_size == 1:
+        return [state.clone()]
+    gathered = trainer.strategy.all_gather(state.to(device))  # (world_size, n); NCCL needs device tensors
+    return [row.cpu() for row in gathered]
+
+
+class RNGStateCheckpoint(Callback):
+    """Stores torch's CPU (and CUDA) generator state of every rank in each checkpoint and restores this rank's one
+    right before the first training step after a resume.
+
+    Restoring there (not when the checkpoint is read) skips whatever runs in between (sanity validation, loader
+    start-up), matching the uninterrupted run, in which the saved state is the one the next step starts from.
+    Python's ``random`` and NumPy's generators are not stored: nothing in the framework draws from them.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        states = {"cpu": _gather(trainer, torch.get_rng_state(), pl_module.device)}
+        if pl_module.device.type == "cuda":
+            states["cuda"] = _gather(trainer, torch.cuda.get_rng_state(pl_module.device), pl_module.device)
+        checkpoint[CHECKPOINT_KEY] = states
+
+    def on_load_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        self._pending = checkpoint.get(CHECKPOINT_KEY)
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+        if self._pending is None:
+            return
+        states, self._pending = self._pending, None
+        saved_ranks = len(states["cpu"])
+        if saved_ranks != trainer.world_size:
+            rank_zero_warn(
+                f"The checkpoint holds RNG states of {saved_ranks} processes, this run has {trainer.world_size};"
+                " random draws (dropout) will differ from an uninterrupted run."
+            )
+        rank = trainer.global_rank % saved_ranks
+        torch.set_rng_state(states["cpu"][rank])
+        if "cuda" in states and pl_module.device.type == "cuda":
+            torch.cuda.set_rng_state(states["cuda"][rank], pl_module.device)
