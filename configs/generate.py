@@ -17,12 +17,16 @@ import yaml
 ROOT = Path(__file__).resolve().parent
 
 
-def _checkpoint(monitor: str, mode: str) -> list[dict[str, Any]]:
+def _checkpoint(monitor: str, mode: str, latest_every_n_steps: int | None = None) -> list[dict[str, Any]]:
+    """The best checkpoint by ``monitor``, and ``last.ckpt``: the latest state, rewritten every epoch (or every
+    ``latest_every_n_steps`` steps for long epochs), which ``--ckpt_path last`` resumes from. (Lightning's own
+    ``save_last`` only refreshes last.ckpt when a best checkpoint is written, so it can lag behind.)"""
+    latest: dict[str, Any] = {"filename": "last", "enable_version_counter": False}
+    if latest_every_n_steps:
+        latest["every_n_train_steps"] = latest_every_n_steps
     return [
-        {
-            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-            "init_args": {"monitor": monitor, "mode": mode, "save_last": True},
-        }
+        {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"monitor": monitor, "mode": mode}},
+        {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": latest},
     ]
 
 
@@ -57,7 +61,7 @@ CIFAR = {
 # ImageNet (Table 4): torchvision's reference recipes, written for 8 GPUs x 32 images (use configs/trainer/ddp.yaml).
 IMAGENET_RESNET = {
     "seed_everything": 0,
-    "trainer": {"max_epochs": 90, "callbacks": _checkpoint("val/top1_error", "min")},
+    "trainer": {"max_epochs": 90, "callbacks": _checkpoint("val/top1_error", "min", latest_every_n_steps=1000)},
     "model": {
         "class_path": "ClassificationTask",
         "init_args": {

@@ -39,8 +39,10 @@ def run_cli(tmp_path: Path):
     return run
 
 
-def run_subprocess(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_subprocess(
+    args: list[str], cwd: Path, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "liftpool_lightning", *args],
         cwd=cwd,
@@ -50,3 +52,38 @@ def run_subprocess(args: list[str], cwd: Path, timeout: int = 300) -> subprocess
         timeout=timeout,
         check=False,
     )
+
+
+def signal_mid_epoch(
+    args: list[str], cwd: Path, signum: int, epoch: int = 1, after_batches: int = 3, env: dict | None = None
+) -> tuple[int, str]:
+    """Start ``liftpool`` (progress bar on), send ``signum`` once the bar shows ``after_batches`` done in ``epoch``,
+    wait for the exit; returns the exit status and the output (stdout + stderr)."""
+    import re
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "liftpool_lightning", *args, "--trainer.enable_progress_bar=true"],
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), False)
+    pattern = re.compile(rf"Epoch {epoch}: +\d+%\|[^|]*\| +([0-9]+)/".encode())
+    output, deadline = b"", time.monotonic() + 300
+    while time.monotonic() < deadline:
+        output += process.stdout.read() or b""
+        if any(int(m.group(1)) >= after_batches for m in pattern.finditer(output)):
+            process.send_signal(signum)
+            break
+        if process.poll() is not None:
+            raise AssertionError(f"ended before the signal was sent:\n{output.decode()[-3000:]}")
+        time.sleep(0.02)
+    else:
+        process.kill()
+        raise AssertionError("timed out waiting for the progress bar")
+    os.set_blocking(process.stdout.fileno(), True)
+    output += process.stdout.read()
+    return process.wait(timeout=120), output.decode(errors="replace")
