@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from lightning import LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
 import liftpool_lightning.data
@@ -43,6 +45,14 @@ class LiftPoolCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """The configured Trainer, writing checkpoints atomically unless the config names its own CheckpointIO."""
+        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
+        return super().instantiate_trainer(**kwargs)
+
     def _parse_ckpt_path(self) -> None:
         subcommand = self.config.get("subcommand")
         if subcommand:
@@ -69,10 +79,7 @@ def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
         save_config_callback=RunConfigSaver,
         save_config_kwargs={"overwrite": True},
         # added to every run (after the config's own callbacks): see docs of each; atomic checkpoint writes
-        trainer_defaults={
-            "plugins": [AtomicCheckpointIO()],
-            "callbacks": [PreemptionCheckpoint(), RNGStateCheckpoint(), StopOnNonFiniteLoss()],
-        },
+        trainer_defaults={"callbacks": [PreemptionCheckpoint(), RNGStateCheckpoint(), StopOnNonFiniteLoss()]},
         auto_configure_optimizers=False,
         parser_kwargs={"version": f"liftpool-lightning {__version__}"},
         args=args,
