@@ -20,7 +20,9 @@ def architecture_mismatch(saved: Mapping[str, Any], own: Mapping[str, Any]) -> l
     ]
 
 
-def state_dict_mismatch(saved: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor], limit: int = 3) -> list[str]:
+def state_dict_mismatch(
+    saved: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor], limit: int = 3
+) -> list[str]:
     """Missing keys, unexpected keys and shape differences, at most ``limit`` named per kind."""
     problems = []
     missing = [key for key in own if key not in saved]

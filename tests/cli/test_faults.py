@@ -44,9 +44,11 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     assert all(torch.isfinite(value).all() for value in checkpoint["state_dict"].values())
 
 
-def test_a_crashing_ddp_rank_ends_the_job_with_its_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_crashing_ddp_rank_ends_the_job_with_its_error(tmp_path: Path, rank: int) -> None:
     extra = write_callbacks_config(
-        tmp_path / "crash.yaml", "{class_path: tests.cli.fault_injection.CrashOnRank, init_args: {rank: 1, step: 2}}"
+        tmp_path / "crash.yaml",
+        "{class_path: tests.cli.fault_injection.CrashOnRank, init_args: {rank: " + str(rank) + ", step: 2}}",
     )
     args = ["fit", "--config", str(QUICKSTART), "--config", str(extra), *tiny_args(tmp_path)]
     start = time.monotonic()
@@ -58,7 +60,7 @@ def test_a_crashing_ddp_rank_ends_the_job_with_its_error(tmp_path: Path) -> None
     )
     elapsed = time.monotonic() - start
     assert result.returncode != 0
-    assert "injected crash on rank 1 at step 2" in result.stderr
+    assert f"injected crash on rank {rank} at step 2" in result.stderr
     assert elapsed < 120  # not a hang until the 30-minute collective timeout
 
 
@@ -113,7 +115,9 @@ def test_checkpoint_of_another_configuration_is_refused_naming_the_difference(tm
     lift = ClassificationTask("small_vgg", num_classes=8, pool="lift")
     data = SyntheticShapesDataModule(num_train=16, num_val=16, batch_size=8)
     trainer = Trainer(max_epochs=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
-    with pytest.raises(ValueError, match=r"pool: checkpoint='max', model='lift'; missing in checkpoint: network\.features\.6\.predict"):
+    with pytest.raises(
+        ValueError, match=r"pool: checkpoint='max', model='lift'; missing in checkpoint: network\.features\.6\.predict"
+    ):
         trainer.fit(lift, data, ckpt_path=trained)
 
 

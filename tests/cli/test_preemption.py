@@ -111,4 +111,3 @@ def test_slurm_usr1_requeues_and_the_requeued_job_resumes_bitwise(tmp_path: Path
     checkpoint, rows = final_state(run_root)
     assert_same_training(checkpoint, uninterrupted[0])
     assert rows[-1] == uninterrupted[1][-1]
-
