@@ -67,7 +67,7 @@ def test_resume_mid_epoch_yields_exactly_the_remaining_batches(num_workers: int)
     resumed.load_state_dict(state)
     remaining = list(resumed)
     assert len(remaining) == 3
-    for (image, label), (expected_image, expected_label) in zip(remaining, uninterrupted[2:]):
+    for (image, label), (expected_image, expected_label) in zip(remaining, uninterrupted[2:], strict=True):
         assert torch.equal(image, expected_image) and torch.equal(label, expected_label)
     assert resumed.state_dict()["batches_yielded"] == 5
     assert len(list(resumed)) == 5  # the skip applied once; the next pass is a whole epoch
