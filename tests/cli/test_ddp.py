@@ -7,13 +7,21 @@ from pathlib import Path
 
 import torch
 
-from tests.cli.conftest import QUICKSTART, run_subprocess, tiny_args
+from tests.cli.conftest import QUICKSTART, ROOT, run_subprocess, tiny_args
+
+DDP_PRESET = ROOT / "configs" / "trainer" / "ddp.yaml"  # DDPStrategy with its collective timeout, as shipped
+CPU_OVERRIDES = [
+    "--trainer.accelerator=cpu",
+    "--trainer.devices=2",
+    "--trainer.precision=32-true",
+    "--trainer.sync_batchnorm=false",
+]  # fmt: skip  (SyncBatchNorm needs GPUs)
 
 
 def test_two_process_ddp_fit_then_test(tmp_path: Path) -> None:
     common = ["--config", str(QUICKSTART), *tiny_args(tmp_path)]
-    result = run_subprocess(
-        ["fit", *common, "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_epochs=1"], cwd=tmp_path
+    result = run_subprocess(  # the ddp preset (DDPStrategy with a timeout) on 2 CPU processes
+        ["fit", *common, "--config", str(DDP_PRESET), *CPU_OVERRIDES, "--trainer.max_epochs=1"], cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     versions = list((tmp_path / "lightning_logs").iterdir())

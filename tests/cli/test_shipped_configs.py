@@ -82,8 +82,10 @@ def test_presets_compose_with_an_experiment(preset: Path, tmp_path: Path, capsys
     printed = yaml.safe_load(capsys.readouterr().out)
     expected = yaml.safe_load(preset.read_text())["trainer"]
     for key, value in expected.items():
-        if key == "logger":
-            assert printed["trainer"]["logger"]["class_path"] == value["class_path"]
+        if isinstance(value, dict):  # class_path + init_args: the given init_args survive among the defaults
+            assert printed["trainer"][key]["class_path"] == value["class_path"]
+            for name, argument in value.get("init_args", {}).items():
+                assert printed["trainer"][key]["init_args"][name] == argument, (key, name)
         else:
             assert printed["trainer"][key] == value, key
     assert printed["model"]["init_args"]["network"] == "small_vgg"  # the experiment's own settings survive
