@@ -15,7 +15,16 @@ def _gather(trainer: Trainer, state: torch.Tensor, device: torch.device) -> list
     if trainer.world_size == 1:
         return [state.clone()]
     gathered = trainer.strategy.all_gather(state.to(device))  # (world_size, n); NCCL needs device tensors
-    return [row.cpu() for row in gathered]
+    return [row.cpu().clone() for row in gathered]  # own storage each: a saved view would keep its offset
+
+
+def _byte_state(saved: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    if saved.dtype != torch.uint8 or saved.shape != current.shape:
+        raise ValueError(
+            f"the checkpoint's RNG state has dtype {saved.dtype} and shape {tuple(saved.shape)}, expected"
+            f" {current.dtype} {tuple(current.shape)} (written by another torch version?)"
+        )
+    return saved.clone().contiguous()
 
 
 class RNGStateCheckpoint(Callback):
@@ -50,6 +59,8 @@ class RNGStateCheckpoint(Callback):
                 " random draws (dropout) will differ from an uninterrupted run."
             )
         rank = trainer.global_rank % saved_ranks
-        torch.set_rng_state(states["cpu"][rank])
+        # torch reads the state from the start of its storage (a view at an offset would crash it): copy it
+        torch.set_rng_state(_byte_state(states["cpu"][rank], torch.get_rng_state()))
         if "cuda" in states and pl_module.device.type == "cuda":
-            torch.cuda.set_rng_state(states["cuda"][rank], pl_module.device)
+            current = torch.cuda.get_rng_state(pl_module.device)
+            torch.cuda.set_rng_state(_byte_state(states["cuda"][rank], current), pl_module.device)

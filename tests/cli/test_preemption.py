@@ -33,10 +33,10 @@ def fit_args(root: Path) -> list[str]:
     ]
 
 
-def final_state(root: Path) -> tuple[dict, list[dict]]:
+def final_state(root: Path, steps_per_epoch: int = STEPS_PER_EPOCH) -> tuple[dict, list[dict]]:
     """The newest last.ckpt (end of training) and the validation rows of every metrics.csv under root."""
     checkpoint = torch.load(max(root.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime), weights_only=True)
-    assert checkpoint["global_step"] == 2 * STEPS_PER_EPOCH
+    assert checkpoint["global_step"] == 2 * steps_per_epoch
     rows = [r for path in sorted(root.rglob("metrics.csv")) for r in csv.DictReader(path.open()) if r.get("val/loss")]
     return checkpoint, rows
 
@@ -111,3 +111,25 @@ def test_slurm_usr1_requeues_and_the_requeued_job_resumes_bitwise(tmp_path: Path
     checkpoint, rows = final_state(run_root)
     assert_same_training(checkpoint, uninterrupted[0])
     assert rows[-1] == uninterrupted[1][-1]
+
+
+@pytest.mark.slow
+def test_ddp_sigterm_mid_epoch_then_resume_is_bitwise(tmp_path: Path) -> None:
+    """2 CPU processes: SIGTERM to the launching process; every rank stops at the same step, the checkpoint holds
+    both ranks' RNG states, and the resumed 2-process run equals an uninterrupted 2-process run."""
+    ddp = ["--trainer.devices=2", "--trainer.strategy=ddp"]
+    reference_root, root = tmp_path / "uninterrupted", tmp_path / "preempted"
+    reference_root.mkdir(), root.mkdir()
+    result = run_subprocess([*fit_args(reference_root), *ddp], cwd=reference_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    status, output = signal_mid_epoch([*fit_args(root), *ddp], root, signal.SIGTERM)
+    assert status == 0, output[-3000:]
+    saved = torch.load(root / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert len(saved["liftpool_rng_states"]["cpu"]) == 2
+    assert 0 < saved["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]["batches_yielded"] < 10
+    resumed = run_subprocess([*fit_args(root), *ddp, "--ckpt_path=last"], cwd=root)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    checkpoint, rows = final_state(root, steps_per_epoch=STEPS_PER_EPOCH // 2)
+    reference, reference_rows = final_state(reference_root, steps_per_epoch=STEPS_PER_EPOCH // 2)
+    assert_same_training(checkpoint, reference)
+    assert rows[-1] == reference_rows[-1]
