@@ -26,5 +26,5 @@ def test_rng_state_saved_as_rows_of_a_gathered_tensor_restores() -> None:
 
 
 def test_rng_state_of_the_wrong_shape_is_refused() -> None:
-    with pytest.raises(ValueError, match="RNG state has dtype torch.uint8 and shape"):
+    with pytest.raises(ValueError, match=r"RNG state has dtype torch\.uint8 and shape \(7,\)"):
         _byte_state(torch.zeros(7, dtype=torch.uint8), torch.get_rng_state())
