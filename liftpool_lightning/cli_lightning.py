@@ -14,13 +14,13 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
 import liftpool_lightning.data
-import liftpool_lightning.tasks  # noqa: F401  (registers the tasks for short names)
+import liftpool_lightning.robustness
+import liftpool_lightning.tasks  # noqa: F401  (registers the tasks and data modules for short names)
 from liftpool_lightning import __version__
 from liftpool_lightning.callbacks import PreemptionCheckpoint, RNGStateCheckpoint, StopOnNonFiniteLoss
 from liftpool_lightning.checkpointing import AtomicCheckpointIO, check_checkpoint_file, find_last_checkpoint
 from liftpool_lightning.checkpointing.resolve import SPECIAL_CKPT_PATHS
 from liftpool_lightning.data.base import BaseDataModule
-from liftpool_lightning.tasks.base import BaseTask
 
 
 class RunConfigSaver(SaveConfigCallback):
@@ -72,7 +72,7 @@ class LiftPoolCLI(LightningCLI):
 def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
     """Parse ``args`` (e.g. ``["fit", "--config", "x.yaml"]``; None: the command line) and run the subcommand."""
     return LiftPoolCLI(
-        BaseTask,
+        LightningModule,  # the training tasks (BaseTask subclasses) and RobustnessTask
         BaseDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,

@@ -1,0 +1,223 @@
+"""The test sets of a robustness evaluation as one DataModule: clean images, each corruption at each severity,
+perturbation sequences and shifted pairs, one test dataloader each (``test_sets`` says which is which)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets import ImageFolder
+from torchvision.transforms import v2
+
+from liftpool_lightning.data.base import BaseDataModule
+from liftpool_lightning.data.cifar import CheckedCIFAR100
+from liftpool_lightning.data.imagenet import class_folders, load_rgb
+from liftpool_lightning.data.shapes import SYNTHETIC_MEAN, SYNTHETIC_STD, SyntheticShapes
+from liftpool_lightning.data.transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
+from liftpool_lightning.robustness.corruptions import CORRUPTIONS
+from liftpool_lightning.robustness.datasets import (
+    CIFARCorruptionFile,
+    CIFARPerturbationFile,
+    CleanImages,
+    CorruptedImages,
+    PerturbedSequences,
+    ShiftedPairs,
+    Subset,
+)
+from liftpool_lightning.robustness.perturbations import PERTURBATIONS
+
+Dataset_ = Literal["synthetic", "cifar100", "imagenet"]
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """One test dataloader: ``kind`` is clean, corruption, perturbation or shift."""
+
+    kind: Literal["clean", "corruption", "perturbation", "shift"]
+    name: str = "clean"
+    severity: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/{self.severity}" if self.kind == "corruption" else self.name
+
+
+class RobustnessDataModule(BaseDataModule):
+    """Clean test images of ``dataset`` and what the robustness protocols make of them.
+
+    Args:
+        dataset: ``synthetic`` (the embedded shapes), ``cifar100`` (test split) or ``imagenet`` (val; Resize 256,
+            CenterCrop 224 as ImageNet-C).
+        root: the clean data (CIFAR: folder with ``cifar-100-python/``; ImageNet: folder with ``val/``).
+        corruptions: corruption names (default: every on-the-fly one, or every file found under
+            ``corruption_root``); [] for none.
+        severities: severities to evaluate (1-5).
+        corruption_root: the official pre-generated files (CIFAR-100-C: ``<corruption>.npy`` + ``labels.npy``;
+            ImageNet-C: ``<corruption>/<severity>/<class>/<image>``); None generates the corruptions on the fly.
+        perturbations: perturbation names (default: every on-the-fly one, or every file under
+            ``perturbation_root``); [] for none.
+        perturbation_root: official CIFAR-100-P files ``<perturbation>.npy``; None generates the sequences.
+        shift_consistency: add the shifted-pairs set.
+        shift_protocol: ``crop`` (ImageNet: 224 crops of the 256 centre crop, offsets 0-32) or ``circular`` (CIFAR
+            and synthetic: wrap-around shifts); None picks by dataset.
+        max_shift: largest circular shift (exclusive) per axis.
+        num_images: evaluate the first N test images only (quick looks); None: all.
+        seed: seed of the random corruptions, sequences and shifts (per image, so reproducible anywhere).
+        num_shapes, image_size: options of the synthetic dataset (as trained).
+        batch_size, num_workers, pin_memory: see ``BaseDataModule`` (sequences count as one item each).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset_ = "synthetic",
+        root: str | None = None,
+        corruptions: list[str] | None = None,
+        severities: list[int] | None = None,
+        corruption_root: str | None = None,
+        perturbations: list[str] | None = None,
+        perturbation_root: str | None = None,
+        shift_consistency: bool = True,
+        shift_protocol: Literal["crop", "circular"] | None = None,
+        max_shift: int = 16,
+        num_images: int | None = None,
+        seed: int = 0,
+        num_shapes: int = 8,
+        image_size: int = 32,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = True,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        if dataset not in ("synthetic", "cifar100", "imagenet"):
+            raise ValueError(f"dataset must be 'synthetic', 'cifar100' or 'imagenet', got {dataset!r}")
+        if dataset != "synthetic" and root is None:
+            raise ValueError(f"dataset {dataset!r} needs root (the folder of the clean test images)")
+        self.severities = list(severities or [1, 2, 3, 4, 5])
+        if not self.severities or any(s not in (1, 2, 3, 4, 5) for s in self.severities):
+            raise ValueError(f"severities must be values in 1-5, got {severities}")
+        if num_images is not None and num_images < 1:
+            raise ValueError(f"num_images must be >= 1, got {num_images}")
+        self.dataset, self.root, self.seed, self.num_images = dataset, root, seed, num_images
+        self.benchmark = "imagenet" if dataset == "imagenet" else "cifar"
+        self.corruption_root, self.perturbation_root = corruption_root, perturbation_root
+        self.corruptions = self._names(corruptions, corruption_root, CORRUPTIONS, "corruption")
+        self.perturbations = self._names(perturbations, perturbation_root, PERTURBATIONS, "perturbation")
+        if perturbation_root is not None and dataset == "imagenet":
+            raise ValueError("perturbation_root: reading ImageNet-P videos is not supported yet; leave it unset")
+        self.shift_consistency = shift_consistency
+        self.shift_protocol = shift_protocol or ("crop" if dataset == "imagenet" else "circular")
+        self.max_shift = max_shift
+        self.synthetic_options = {"num_shapes": num_shapes, "image_size": image_size}
+        self.num_classes = {"synthetic": num_shapes, "cifar100": 100, "imagenet": 1000}[dataset]
+        if dataset == "imagenet" and Path(root, "val").is_dir():  # type: ignore[arg-type]
+            self.num_classes = len(class_folders(Path(root, "val"))) or 1000  # type: ignore[arg-type]
+        mean, std = {
+            "synthetic": (SYNTHETIC_MEAN, SYNTHETIC_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD),
+            "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+        }[dataset]  # fmt: skip
+        self.normalize = v2.Normalize(mean, std)
+        self.test_sets: list[EvaluationSet] = self._plan()
+        self._test_datasets: list[Dataset] = []
+
+    def _names(self, names: list[str] | None, root: str | None, generated: dict, kind: str) -> list[str]:
+        if root is not None:
+            folder = Path(root)
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{kind}_root {folder} does not exist")
+            found = sorted(p.stem for p in folder.glob("*.npy") if p.stem != "labels") or sorted(
+                p.name for p in folder.iterdir() if p.is_dir()
+            )
+            if names is None:
+                return found
+            missing = [name for name in names if name not in found]
+            if missing:
+                raise FileNotFoundError(f"{kind}s {missing} not found under {folder} (found: {found})")
+            return list(names)
+        if names is None:
+            return list(generated)
+        unknown = [name for name in names if name not in generated]
+        if unknown:
+            raise ValueError(
+                f"{kind}s {unknown} cannot be generated on the fly (choose from {sorted(generated)}, or read the "
+                f"official files with {kind}_root)"
+            )
+        return list(names)
+
+    def _plan(self) -> list[EvaluationSet]:
+        sets = [EvaluationSet("clean")]
+        sets += [EvaluationSet("corruption", name, s) for name in self.corruptions for s in self.severities]
+        sets += [EvaluationSet("perturbation", name) for name in self.perturbations]
+        if self.shift_consistency:
+            sets.append(EvaluationSet("shift", "shift"))
+        return sets
+
+    def _clean(self, size: int = 224) -> Dataset:
+        """Clean images (3, H, W) in [0, 1] with their labels."""
+        to_float = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.ToPureTensor()]
+        if self.dataset == "synthetic":
+            # the quickstart's validation images (seed 0, split val); 1000 unless num_images says otherwise
+            base: Dataset = SyntheticShapes(self.num_images or 1000, split="val", **self.synthetic_options)
+        elif self.dataset == "cifar100":
+            base = CheckedCIFAR100(self.root, train=False, transform=v2.Compose(to_float))  # type: ignore[arg-type]
+        else:
+            folder = Path(self.root) / "val"  # type: ignore[arg-type]
+            if not folder.is_dir():
+                raise FileNotFoundError(f"ImageNet val folder {folder} not found (<root>/val/<class>/<image>)")
+            transform = v2.Compose([v2.Resize(256), v2.CenterCrop(size), *to_float])
+            base = ImageFolder(str(folder), transform=transform, loader=load_rgb)
+        return Subset(base, self.num_images)
+
+    def _official_corruption(self, name: str, severity: int, clean_count: int) -> Dataset:
+        root = Path(self.corruption_root)  # type: ignore[arg-type]
+        if self.dataset == "imagenet":
+            folder = root / name / str(severity)
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{folder} not found: expected ImageNet-C's <root>/<corruption>/<severity>/")
+            transform = v2.Compose([v2.CenterCrop(224), v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
+                                    self.normalize, v2.ToPureTensor()])  # fmt: skip
+            dataset: Dataset = ImageFolder(str(folder), transform=transform, loader=load_rgb)
+            if len(dataset.classes) != self.num_classes:  # type: ignore[attr-defined]
+                raise ValueError(
+                    f"{folder} has {len(dataset.classes)} class folders, the clean val set {self.num_classes}"  # type: ignore[attr-defined]
+                )
+        else:
+            dataset = CIFARCorruptionFile(root, name, severity, self.normalize)
+        return Subset(dataset, self.num_images)
+
+    def setup(self, stage: str) -> None:
+        clean = self._clean()
+        labels: list[int] | None = None
+        datasets: list[Dataset] = []
+        for spec in self.test_sets:
+            if spec.kind == "clean":
+                datasets.append(CleanImages(clean, self.normalize))
+            elif spec.kind == "corruption":
+                if self.corruption_root is not None:
+                    datasets.append(self._official_corruption(spec.name, spec.severity, len(clean)))
+                else:
+                    datasets.append(CorruptedImages(clean, spec.name, spec.severity, self.normalize, self.benchmark,
+                                                    self.seed))  # fmt: skip
+            elif spec.kind == "perturbation":
+                if self.perturbation_root is not None:
+                    labels = labels or [int(clean[i][1]) for i in range(len(clean))]
+                    dataset = CIFARPerturbationFile(self.perturbation_root, spec.name, labels, self.normalize)
+                    datasets.append(Subset(dataset, self.num_images))
+                else:
+                    datasets.append(PerturbedSequences(clean, spec.name, self.normalize, self.benchmark, self.seed))
+            else:
+                base = self._clean(256) if self.shift_protocol == "crop" else clean
+                datasets.append(ShiftedPairs(base, self.normalize, self.shift_protocol, self.max_shift, 224, self.seed))
+        self._test_datasets = datasets
+
+    def test_dataloader(self) -> list[DataLoader]:  # type: ignore[override]
+        if not self._test_datasets:
+            raise RuntimeError("RobustnessDataModule: setup('test') was not called")
+        return [
+            DataLoader(dataset, batch_size=self.batch_size, **self._worker_options()) for dataset in self._test_datasets
+        ]
+
+    def train_dataloader(self) -> DataLoader:
+        raise RuntimeError("RobustnessDataModule only evaluates: use `liftpool test`")

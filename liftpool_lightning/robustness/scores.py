@@ -1,0 +1,70 @@
+"""From per-severity errors and flip probabilities to the benchmark scores: CE, mCE, relative mCE, FR, mFR.
+
+Conventions of Hendrycks & Dietterich (2019): the Corruption Error of corruption c is the top-1 error summed over
+severities 1-5, divided by the same sum of a baseline network (AlexNet for ImageNet-C, or any run you choose);
+mCE is its mean over corruptions. Relative CE subtracts the clean error from each severity's error first. The
+Flip Rate divides a flip probability by the baseline's; mFR is the mean over perturbations. Values are fractions
+(multiply by 100 for the percentages the papers print).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+SEVERITIES = (1, 2, 3, 4, 5)
+
+
+def unnormalized_corruption_errors(errors: Mapping[str, Mapping[int, float]]) -> dict[str, float]:
+    """Mean top-1 error over the severities of each corruption (the 'unnormalised' CE)."""
+    return {name: sum(by_severity.values()) / len(by_severity) for name, by_severity in errors.items()}
+
+
+def corruption_errors(
+    errors: Mapping[str, Mapping[int, float]], baseline: Mapping[str, Mapping[int, float] | float]
+) -> dict[str, float]:
+    """CE per corruption: sum over severities of the errors / the baseline's sum (a mapping per severity, or the
+    sum already). Corruptions missing from the baseline are left out (not silently normalised by 1)."""
+    scores = {}
+    for name, by_severity in errors.items():
+        if name not in baseline:
+            continue
+        reference = baseline[name]
+        total = sum(reference.values()) if isinstance(reference, Mapping) else float(reference)
+        if total <= 0:
+            raise ValueError(f"baseline error of {name} sums to {total}; cannot normalise by it")
+        scores[name] = sum(by_severity.values()) / total
+    return scores
+
+
+def relative_corruption_errors(
+    errors: Mapping[str, Mapping[int, float]],
+    clean_error: float,
+    baseline: Mapping[str, Mapping[int, float]],
+    baseline_clean_error: float,
+) -> dict[str, float]:
+    """Relative CE: sum_s (E_s - E_clean) / sum_s (E_s^base - E_clean^base)."""
+    scores = {}
+    for name, by_severity in errors.items():
+        if name not in baseline:
+            continue
+        denominator = sum(value - baseline_clean_error for value in baseline[name].values())
+        if denominator <= 0:
+            raise ValueError(f"baseline's relative error of {name} is {denominator}; cannot normalise by it")
+        scores[name] = sum(value - clean_error for value in by_severity.values()) / denominator
+    return scores
+
+
+def flip_rates(flip_probabilities: Mapping[str, float], baseline: Mapping[str, float]) -> dict[str, float]:
+    """FR per perturbation: the flip probability / the baseline's (perturbations missing from it are left out)."""
+    scores = {}
+    for name, value in flip_probabilities.items():
+        if name in baseline:
+            if baseline[name] <= 0:
+                raise ValueError(f"baseline flip probability of {name} is {baseline[name]}; cannot normalise by it")
+            scores[name] = value / baseline[name]
+    return scores
+
+
+def mean(scores: Mapping[str, float]) -> float:
+    """The mean over corruptions or perturbations (NaN when there are none)."""
+    return sum(scores.values()) / len(scores) if scores else float("nan")
