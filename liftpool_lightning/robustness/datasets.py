@@ -129,8 +129,8 @@ class CIFARCorruptionFile(Dataset):
         for needed in (path, labels_path):
             if not needed.is_file():
                 raise FileNotFoundError(
-                    f"{needed} does not exist: expected the CIFAR-C layout <root>/<corruption>.npy and <root>/labels.npy"
-                    " (download CIFAR-100-C from https://zenodo.org/records/3555552)"
+                    f"{needed} does not exist: expected the CIFAR-C layout <root>/<corruption>.npy and"
+                    " <root>/labels.npy (download CIFAR-100-C from https://zenodo.org/records/3555552)"
                 )
         images = np.load(path, mmap_mode="r")
         labels = np.load(labels_path, mmap_mode="r")

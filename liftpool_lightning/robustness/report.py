@@ -65,10 +65,8 @@ def format_table(results: dict[str, Any]) -> str:
     rows = [header]
     for name, by_severity in results.get("corruption_errors", {}).items():
         values = {int(s): v for s, v in by_severity.items()}
-        rows.append([
-            name, *[_percent(values.get(s)) for s in severities], _percent(summary.get("unnormalized_ce", {}).get(name)),
-            _percent(summary.get("alexnet_ce", {}).get(name)), _percent(summary.get("baseline_ce", {}).get(name)),
-        ])  # fmt: skip
+        scores_of = [summary.get(key, {}).get(name) for key in ("unnormalized_ce", "alexnet_ce", "baseline_ce")]
+        rows.append([name, *[_percent(values.get(s)) for s in severities], *[_percent(v) for v in scores_of]])
     lines = [f"top-1 error (%) of {results.get('name', 'the model')} on {results.get('dataset', '?')}:"]
     lines.append(f"clean error {_percent(results.get('clean_error'))}")
     if len(rows) > 1:
