@@ -3,12 +3,13 @@ perturbation sequences and shifted pairs, one test dataloader each (``test_sets`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
@@ -30,6 +31,19 @@ from liftpool_lightning.robustness.datasets import (
 from liftpool_lightning.robustness.perturbations import PERTURBATIONS
 
 Dataset_ = Literal["synthetic", "cifar100", "imagenet"]
+
+
+class ShardSampler(DistributedSampler):
+    """Items rank, rank + world_size, ... of a dataset: every item exactly once over the ranks (no padding)."""
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.dataset), self.num_replicas))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -170,7 +184,7 @@ class RobustnessDataModule(BaseDataModule):
             base = ImageFolder(str(folder), transform=transform, loader=load_rgb)
         return Subset(base, self.num_images)
 
-    def _official_corruption(self, name: str, severity: int, clean_count: int) -> Dataset:
+    def _official_corruption(self, name: str, severity: int) -> Dataset:
         root = Path(self.corruption_root)  # type: ignore[arg-type]
         if self.dataset == "imagenet":
             folder = root / name / str(severity)
@@ -196,7 +210,7 @@ class RobustnessDataModule(BaseDataModule):
                 datasets.append(CleanImages(clean, self.normalize))
             elif spec.kind == "corruption":
                 if self.corruption_root is not None:
-                    datasets.append(self._official_corruption(spec.name, spec.severity, len(clean)))
+                    datasets.append(self._official_corruption(spec.name, spec.severity))
                 else:
                     datasets.append(CorruptedImages(clean, spec.name, spec.severity, self.normalize, self.benchmark,
                                                     self.seed))  # fmt: skip
@@ -213,10 +227,19 @@ class RobustnessDataModule(BaseDataModule):
         self._test_datasets = datasets
 
     def test_dataloader(self) -> list[DataLoader]:  # type: ignore[override]
+        """One loader per set. Under DDP each rank takes every world_size-th item, without the padding of
+        Lightning's DistributedSampler (which would count repeated images), so the summed metrics are exact."""
         if not self._test_datasets:
             raise RuntimeError("RobustnessDataModule: setup('test') was not called")
+        world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         return [
-            DataLoader(dataset, batch_size=self.batch_size, **self._worker_options()) for dataset in self._test_datasets
+            DataLoader(
+                dataset,
+                batch_size=self.batch_size,
+                sampler=ShardSampler(dataset, world_size, rank),
+                **self._worker_options(),
+            )  # fmt: skip
+            for dataset in self._test_datasets
         ]
 
     def train_dataloader(self) -> DataLoader:

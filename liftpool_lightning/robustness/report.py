@@ -107,11 +107,20 @@ def rows(results: dict[str, Any]) -> list[list[Any]]:
     return out
 
 
+def _strict(value: Any) -> Any:
+    """NaN (an undefined score) as JSON null, so any JSON reader takes the file."""
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
 def write_files(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     """``results.json`` and ``results.csv`` in ``folder``; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = folder / "results.json", folder / "results.csv"
-    json_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    json_path.write_text(json.dumps(_strict(results), indent=2) + "\n")
     with csv_path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["kind", "name", "severity", "metric", "value"])

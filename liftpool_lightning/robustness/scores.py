@@ -4,7 +4,8 @@ Conventions of Hendrycks & Dietterich (2019): the Corruption Error of corruption
 severities 1-5, divided by the same sum of a baseline network (AlexNet for ImageNet-C, or any run you choose);
 mCE is its mean over corruptions. Relative CE subtracts the clean error from each severity's error first. The
 Flip Rate divides a flip probability by the baseline's; mFR is the mean over perturbations. Values are fractions
-(multiply by 100 for the percentages the papers print).
+(multiply by 100 for the percentages the papers print). A score whose baseline denominator is not positive (a
+baseline without error, or no worse corrupted than clean) is NaN and left out of the means.
 """
 
 from __future__ import annotations
@@ -30,9 +31,7 @@ def corruption_errors(
             continue
         reference = baseline[name]
         total = sum(reference.values()) if isinstance(reference, Mapping) else float(reference)
-        if total <= 0:
-            raise ValueError(f"baseline error of {name} sums to {total}; cannot normalise by it")
-        scores[name] = sum(by_severity.values()) / total
+        scores[name] = sum(by_severity.values()) / total if total > 0 else float("nan")
     return scores
 
 
@@ -48,9 +47,8 @@ def relative_corruption_errors(
         if name not in baseline:
             continue
         denominator = sum(value - baseline_clean_error for value in baseline[name].values())
-        if denominator <= 0:
-            raise ValueError(f"baseline's relative error of {name} is {denominator}; cannot normalise by it")
-        scores[name] = sum(value - clean_error for value in by_severity.values()) / denominator
+        relative = sum(value - clean_error for value in by_severity.values())
+        scores[name] = relative / denominator if denominator > 0 else float("nan")
     return scores
 
 
@@ -59,12 +57,11 @@ def flip_rates(flip_probabilities: Mapping[str, float], baseline: Mapping[str, f
     scores = {}
     for name, value in flip_probabilities.items():
         if name in baseline:
-            if baseline[name] <= 0:
-                raise ValueError(f"baseline flip probability of {name} is {baseline[name]}; cannot normalise by it")
-            scores[name] = value / baseline[name]
+            scores[name] = value / baseline[name] if baseline[name] > 0 else float("nan")
     return scores
 
 
 def mean(scores: Mapping[str, float]) -> float:
-    """The mean over corruptions or perturbations (NaN when there are none)."""
-    return sum(scores.values()) / len(scores) if scores else float("nan")
+    """The mean over corruptions or perturbations, skipping NaN scores (NaN when none is left)."""
+    defined = [value for value in scores.values() if value == value]
+    return sum(defined) / len(defined) if defined else float("nan")
