@@ -232,15 +232,8 @@ class RobustnessDataModule(BaseDataModule):
         if not self._test_datasets:
             raise RuntimeError("RobustnessDataModule: setup('test') was not called")
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
-        return [
-            DataLoader(
-                dataset,
-                batch_size=self.batch_size,
-                sampler=ShardSampler(dataset, world_size, rank),
-                **self._worker_options(),
-            )  # fmt: skip
-            for dataset in self._test_datasets
-        ]
+        options = {"batch_size": self.batch_size, **self._worker_options()}
+        return [DataLoader(d, sampler=ShardSampler(d, world_size, rank), **options) for d in self._test_datasets]
 
     def train_dataloader(self) -> DataLoader:
         raise RuntimeError("RobustnessDataModule only evaluates: use `liftpool test`")

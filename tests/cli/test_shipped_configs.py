@@ -16,7 +16,7 @@ from tests.data.imagenet import make_imagenet
 from tests.data.voc import make_sbd, make_voc
 
 CONFIGS = ROOT / "configs"
-EXPERIMENTS = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in ("trainer", "logger"))
+EXPERIMENTS = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in ("trainer", "logger", "robustness"))
 FAST = [
     "--trainer.accelerator=cpu",
     "--trainer.devices=1",

@@ -31,8 +31,8 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def evaluate(root: Path, checkpoint: Path, *extra: str) -> dict:
-    main(["test", "--config", str(CONFIG), f"--model.init_args.checkpoint={checkpoint}",
-          f"--trainer.default_root_dir={root}", f"--trainer.logger.init_args.save_dir={root}", *SMALL, *extra])  # fmt: skip
+    paths = [f"--trainer.default_root_dir={root}", f"--trainer.logger.init_args.save_dir={root}"]
+    main(["test", "--config", str(CONFIG), f"--model.init_args.checkpoint={checkpoint}", *paths, *SMALL, *extra])
     (results,) = root.rglob("results.json")
     return json.loads(results.read_text())
 
@@ -75,16 +75,19 @@ def test_robustness_evaluation_writes_table_files_and_chart(
 def test_checkpoint_and_data_must_agree(tmp_path: Path, checkpoint: Path) -> None:
     with pytest.raises(ValueError, match="predicts 8 classes, the evaluation data has 4"):
         evaluate(tmp_path, checkpoint, "--data.init_args.num_shapes=4")
-    with pytest.raises(ValueError, match="baseline results .*missing.json do not exist"):
+    with pytest.raises(ValueError, match=r"baseline results .*missing\.json do not exist"):
         evaluate(tmp_path, checkpoint, f"--model.init_args.baseline={tmp_path / 'missing.json'}")
 
 
 @pytest.mark.slow
 def test_two_ddp_processes_give_the_single_process_numbers(tmp_path: Path, checkpoint: Path) -> None:
     single = evaluate(tmp_path / "one", checkpoint, "--data.init_args.num_images=15")  # odd: uneven shards
-    args = ["test", "--config", str(CONFIG), f"--model.init_args.checkpoint={checkpoint}", *SMALL,
-            "--data.init_args.num_images=15", f"--trainer.default_root_dir={tmp_path / 'two'}",
-            f"--trainer.logger.init_args.save_dir={tmp_path / 'two'}", "--trainer.devices=2", "--trainer.strategy=ddp"]  # fmt: skip
+    paths = [
+        f"--trainer.default_root_dir={tmp_path / 'two'}",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'two'}",
+    ]
+    args = ["test", "--config", str(CONFIG), f"--model.init_args.checkpoint={checkpoint}", *SMALL, *paths,
+            "--data.init_args.num_images=15", "--trainer.devices=2", "--trainer.strategy=ddp"]  # fmt: skip
     result = run_subprocess(args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (path,) = (tmp_path / "two").rglob("results.json")

@@ -78,7 +78,7 @@ def test_cifar100_with_official_files_plans_and_loads_every_set(tmp_path: Path) 
     data.setup("test")
     loaders = data.test_dataloader()
     assert [len(loader.dataset) for loader in loaders] == [6] * 7
-    frames, labels = next(iter(loaders[5]))
+    frames, _ = next(iter(loaders[5]))
     assert frames.shape == (4, 16, 3, 32, 32)
     first, second, _ = next(iter(loaders[6]))
     assert first.shape == second.shape == (4, 3, 32, 32)
@@ -96,7 +96,7 @@ def test_imagenet_c_folders_and_crop_shift_protocol(tmp_path: Path) -> None:
     assert data.num_classes == len(CLASSES) and data.shift_protocol == "crop"
     data.setup("test")
     loaders = data.test_dataloader()
-    images, labels = next(iter(loaders[1]))
+    images, _ = next(iter(loaders[1]))
     assert images.shape == (3, 3, 224, 224) and len(loaders[1].dataset) == 6
     first, second, _ = next(iter(loaders[-1]))
     assert first.shape == second.shape == (3, 3, 224, 224)
