@@ -24,6 +24,7 @@ from liftpool_lightning.robustness.datasets import (
     CIFARPerturbationFile,
     CleanImages,
     CorruptedImages,
+    ImageNetPVideos,
     PerturbedSequences,
     ShiftedPairs,
     Subset,
@@ -73,7 +74,8 @@ class RobustnessDataModule(BaseDataModule):
             ImageNet-C: ``<corruption>/<severity>/<class>/<image>``); None generates the corruptions on the fly.
         perturbations: perturbation names (default: every on-the-fly one, or every file under
             ``perturbation_root``); [] for none.
-        perturbation_root: official CIFAR-100-P files ``<perturbation>.npy``; None generates the sequences.
+        perturbation_root: the official perturbation files (CIFAR-100-P: ``<perturbation>.npy``; ImageNet-P:
+            ``<perturbation>/<class>/<image>.mp4``, read with PyAV); None generates the sequences.
         shift_consistency: add the shifted-pairs set.
         shift_protocol: ``crop`` (ImageNet: 224 crops of the 256 centre crop, offsets 0-32) or ``circular`` (CIFAR
             and synthetic: wrap-around shifts); None picks by dataset.
@@ -119,8 +121,6 @@ class RobustnessDataModule(BaseDataModule):
         self.corruption_root, self.perturbation_root = corruption_root, perturbation_root
         self.corruptions = self._names(corruptions, corruption_root, CORRUPTIONS, "corruption")
         self.perturbations = self._names(perturbations, perturbation_root, PERTURBATIONS, "perturbation")
-        if perturbation_root is not None and dataset == "imagenet":
-            raise ValueError("perturbation_root: reading ImageNet-P videos is not supported yet; leave it unset")
         self.shift_consistency = shift_consistency
         self.shift_protocol = shift_protocol or ("crop" if dataset == "imagenet" else "circular")
         self.max_shift = max_shift
@@ -215,7 +215,15 @@ class RobustnessDataModule(BaseDataModule):
                     datasets.append(CorruptedImages(clean, spec.name, spec.severity, self.normalize, self.benchmark,
                                                     self.seed))  # fmt: skip
             elif spec.kind == "perturbation":
-                if self.perturbation_root is not None:
+                if self.perturbation_root is not None and self.dataset == "imagenet":
+                    videos = ImageNetPVideos(self.perturbation_root, spec.name, self.normalize)
+                    if len(videos.classes) != self.num_classes:
+                        raise ValueError(
+                            f"{Path(self.perturbation_root, spec.name)} has {len(videos.classes)} class folders, the"
+                            f" clean val set {self.num_classes}"
+                        )
+                    datasets.append(Subset(videos, self.num_images))
+                elif self.perturbation_root is not None:
                     labels = labels or [int(clean[i][1]) for i in range(len(clean))]
                     dataset = CIFARPerturbationFile(self.perturbation_root, spec.name, labels, self.normalize)
                     datasets.append(Subset(dataset, self.num_images))

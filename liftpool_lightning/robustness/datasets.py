@@ -190,3 +190,40 @@ class Subset(Dataset):
         if not 0 <= index < self.count:
             raise IndexError(index)
         return self.dataset[index]
+
+
+class ImageNetPVideos(Dataset):
+    """One perturbation of the official ImageNet-P release: ``<root>/<perturbation>/<class>/<image>.mp4`` videos
+    (31 frames, 41 for translate), decoded with PyAV (``pip install liftpool-lightning[video]``) into (T, 3, H, W)
+    sequences with the class index of their folder (sorted folder names, as ImageFolder)."""
+
+    def __init__(self, root: str | Path, perturbation: str, normalize: Normalize) -> None:
+        folder = Path(root) / perturbation
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} not found: expected ImageNet-P's <root>/<perturbation>/<class>/*.mp4")
+        self.classes = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+        self.samples = [
+            (path, label) for label, name in enumerate(self.classes) for path in sorted((folder / name).glob("*.mp4"))
+        ]
+        if not self.samples:
+            raise FileNotFoundError(f"no .mp4 videos under {folder}/<class>/")
+        self.normalize = normalize
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        try:
+            import av
+        except ImportError:
+            raise ImportError("reading ImageNet-P videos needs PyAV: pip install 'liftpool-lightning[video]'") from None
+        path, label = self.samples[index]
+        try:
+            with av.open(str(path)) as container:
+                frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        except (av.error.FFmpegError, OSError) as error:
+            raise OSError(f"cannot decode video {path}: {error}") from error
+        if not frames:
+            raise OSError(f"video {path} has no frames")
+        sequence = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
+        return self.normalize(sequence), label

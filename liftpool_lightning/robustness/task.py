@@ -118,7 +118,9 @@ class RobustnessTask(LightningModule):
 
     def _metric(self, spec: EvaluationSet) -> Metric:
         if spec.kind == "perturbation":
-            return FlipProbability("first" if spec.name in FIRST_FRAME_REFERENCE else "previous")
+            # noise sequences (and ImageNet-P's harder noise_2/noise_3 folders) are compared with their first frame
+            noise = spec.name in FIRST_FRAME_REFERENCE or "noise" in spec.name
+            return FlipProbability("first" if noise else "previous")
         if spec.kind == "shift":
             return ShiftConsistency()
         return MulticlassAccuracy(self.num_classes, average="micro")

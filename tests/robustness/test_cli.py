@@ -96,3 +96,15 @@ def test_two_ddp_processes_give_the_single_process_numbers(tmp_path: Path, check
         assert double[key] == pytest.approx(single[key]), key
     for name, by_severity in single["corruption_errors"].items():
         assert double["corruption_errors"][name] == pytest.approx(by_severity), name
+
+
+@pytest.mark.parametrize("name", ["cifar100_c.yaml", "imagenet_c.yaml"])
+def test_shipped_robustness_configs_parse(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["test", "--config", str(CONFIG.parent / name), "--print_config"])
+    assert exit_info.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["class_path"].endswith("RobustnessTask")
+    assert printed["data"]["init_args"]["corruption_root"].startswith("data/")

@@ -120,3 +120,38 @@ def test_bad_options() -> None:
         RobustnessDataModule(severities=[0, 1])
     with pytest.raises(ValueError, match=r"corruptions \['frost'\] cannot be generated on the fly"):
         RobustnessDataModule(corruptions=["frost"])
+
+
+def write_video(path: Path, frames: np.ndarray) -> None:
+    """An .mp4 like ImageNet-P's (lossless-enough MPEG-4 here; the reader does not care about the codec)."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=1)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"qscale": "1"}
+        for array in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def test_imagenet_p_videos(tmp_path: Path) -> None:
+    clean = make_imagenet(tmp_path / "imagenet", per_class=(1, 1))
+    levels = np.linspace(20, 230, 31).astype(np.uint8)
+    frames = np.broadcast_to(levels[:, None, None, None], (31, 32, 48, 3)).copy()  # flat frames, brighter each time
+    for wnid in CLASSES:
+        write_video(tmp_path / "ImageNet-P" / "brightness" / wnid / f"{wnid}_0.mp4", frames)
+    data = RobustnessDataModule("imagenet", root=str(clean), corruptions=[], perturbation_root=str(tmp_path /
+                                "ImageNet-P"), shift_consistency=False, batch_size=2)  # fmt: skip
+    assert data.perturbations == ["brightness"]
+    data.setup("test")
+    sequences, labels = next(iter(data.test_dataloader()[1]))
+    assert sequences.shape == (2, 31, 3, 32, 48) and labels.tolist() == [0, 1]
+    mean, std = 0.485, 0.229  # red channel normalisation
+    decoded = sequences[0, :, 0].mean(dim=(-2, -1)) * std + mean
+    assert torch.allclose(decoded * 255, torch.from_numpy(levels).float(), atol=6)  # lossy YUV video coding
+    (tmp_path / "ImageNet-P" / "brightness" / CLASSES[0] / f"{CLASSES[0]}_0.mp4").write_bytes(b"not a video")
+    data.setup("test")
+    with pytest.raises(OSError, match=r"cannot decode video .*_0\.mp4"):
+        next(iter(data.test_dataloader()[1]))
