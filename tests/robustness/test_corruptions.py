@@ -111,3 +111,13 @@ def test_perturbation_sequences(image: torch.Tensor, name: str) -> None:
         assert torch.allclose(frames[7], image, atol=1 / 255 + 1e-6)  # offset 0 of -7..+8
     if name in ("rotate", "shear", "brightness"):
         assert torch.allclose(frames[15], image, atol=1 / 255 + 1e-6)  # the middle frame is the identity
+
+
+def test_elastic_without_displacement_is_the_identity_and_glass_blur_keeps_values_local(image: torch.Tensor) -> None:
+    from liftpool_lightning.robustness.corruptions import elastic_transform, glass_blur
+
+    assert torch.allclose(elastic_transform(image, (0, 1, 0), torch.Generator()), image, atol=1e-5)
+    # glass blur with a vanishing sigma only moves pixel values by at most max_delta: the value histogram stays
+    copied = glass_blur(image, (1e-3, 1, 1), torch.Generator().manual_seed(0))
+    assert not torch.equal(copied, image)
+    assert set(torch.unique(torch.round(copied * 255)).tolist()) <= set(torch.unique(torch.round(image * 255)).tolist())
