@@ -359,8 +359,11 @@ _EXACT = (
     "contrast", "saturate", "pixelate", "jpeg_compression",
 )  # fmt: skip
 #: How faithful each on-the-fly corruption is to the published sets (see the module docs).
-FIDELITY = {**dict.fromkeys(_EXACT, "exact"), "fog": "algorithm", "glass_blur": "algorithm",
-            "zoom_blur": "approximation", "motion_blur": "approximation", "elastic_transform": "approximation"}  # fmt: skip
+FIDELITY = {
+    **dict.fromkeys(_EXACT, "exact"),
+    **dict.fromkeys(("fog", "glass_blur"), "algorithm"),
+    **dict.fromkeys(("zoom_blur", "motion_blur", "elastic_transform"), "approximation"),
+}
 
 
 def check_corruption(name: str, severity: int, benchmark: Benchmark = "imagenet") -> None:
