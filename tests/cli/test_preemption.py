@@ -58,7 +58,9 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[
     return final_state(root)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1], ids=["SIGTERM", "SIGUSR1"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGUSR1, marks=pytest.mark.slow)], ids=["SIGTERM", "SIGUSR1"]
+)
 def test_signal_mid_epoch_saves_and_resume_is_bitwise(tmp_path: Path, uninterrupted, signum: int) -> None:
     status, output = signal_mid_epoch(fit_args(tmp_path), tmp_path, signum)
     assert status == 0, output[-3000:]
@@ -79,6 +81,7 @@ def test_signal_mid_epoch_saves_and_resume_is_bitwise(tmp_path: Path, uninterrup
     assert rows[-1] == reference_rows[-1]  # last validation metrics, digit for digit
 
 
+@pytest.mark.slow
 def test_slurm_usr1_requeues_and_the_requeued_job_resumes_bitwise(tmp_path: Path, uninterrupted) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
