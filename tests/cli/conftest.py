@@ -72,7 +72,7 @@ def signal_mid_epoch(
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)
     pattern = re.compile(rf"Epoch {epoch}: +\d+%\|[^|]*\| +([0-9]+)/".encode())
-    output, deadline = b"", time.monotonic() + 300
+    output, deadline = b"", time.monotonic() + 600
     while time.monotonic() < deadline:
         output += process.stdout.read() or b""
         if any(int(m.group(1)) >= after_batches for m in pattern.finditer(output)):
@@ -86,4 +86,4 @@ def signal_mid_epoch(
         raise AssertionError("timed out waiting for the progress bar")
     os.set_blocking(process.stdout.fileno(), True)
     output += process.stdout.read()
-    return process.wait(timeout=120), output.decode(errors="replace")
+    return process.wait(timeout=300), output.decode(errors="replace")

@@ -17,6 +17,9 @@ from tests.cli.conftest import QUICKSTART, run_subprocess, signal_mid_epoch
 
 STEPS_PER_EPOCH = 20  # 1280 images / batch 64
 
+# three training runs per test (the first one's module fixture included): room for a busy shared machine
+pytestmark = pytest.mark.timeout(1200)
+
 
 def fit_args(root: Path) -> list[str]:
     """Two short quickstart epochs (lift pool, OneCycle schedule, flips, sub-band pictures) with files in root."""
