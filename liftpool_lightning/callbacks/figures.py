@@ -20,13 +20,15 @@ DETAIL_CMAP = "RdBu_r"  # signed detail bands: blue negative, red positive, whit
 LOW_CMAP = "gray"
 
 
-def _subplots(rows: int, columns: int, size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+def subplots(rows: int, columns: int, size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure on its own Agg canvas and a (rows, columns) array of axes."""
     figure = Figure(figsize=size)
     FigureCanvasAgg(figure)
     return figure, figure.subplots(rows, columns, squeeze=False)
 
 
-def _to_rgb(figure: Figure) -> np.ndarray:
+def figure_to_rgb(figure: Figure) -> np.ndarray:
+    """The drawn figure as an RGB uint8 array (H, W, 3)."""
     figure.canvas.draw()
     return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
 
@@ -63,7 +65,7 @@ def subband_figure(
             scales[name] = (-bound, bound)
         else:
             scales[name] = (float(values.min()), float(values.max()))
-    figure, axes = _subplots(len(rows), len(columns), (1.6 * len(columns), 1.6 * len(rows) + 0.6))
+    figure, axes = subplots(len(rows), len(columns), (1.6 * len(columns), 1.6 * len(rows) + 0.6))
     for r, (i, c) in enumerate(rows):
         panels: list[tuple[np.ndarray, str, tuple[float, float] | None]] = [
             (display_image(images[i]), "", None),
@@ -85,12 +87,12 @@ def subband_figure(
                 axis.set_ylabel(f"img {i} ch {c}", fontsize=7)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
-    return _to_rgb(figure)
+    return figure_to_rgb(figure)
 
 
 def reconstruction_figure(features: Tensor, lift: Tensor, maxunpool: Tensor, channel: int, title: str) -> np.ndarray:
     """Paper Fig. 1: a feature map, LiftUpPool's reconstruction from LL + details, MaxUnpool's sparse one."""
-    figure, axes = _subplots(len(features), 3, (5.4, 1.8 * len(features) + 0.6))
+    figure, axes = subplots(len(features), 3, (5.4, 1.8 * len(features) + 0.6))
     for i in range(len(features)):
         for col, (array, name) in enumerate(((features, "input"), (lift, "LiftUpPool"), (maxunpool, "MaxUnpool"))):
             axes[i, col].imshow(array[i, channel].float().cpu().numpy(), cmap=LOW_CMAP, interpolation="nearest")
@@ -100,14 +102,14 @@ def reconstruction_figure(features: Tensor, lift: Tensor, maxunpool: Tensor, cha
                 axes[i, col].set_title(name, fontsize=8)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
-    return _to_rgb(figure)
+    return figure_to_rgb(figure)
 
 
 def segmentation_figure(images: Tensor, targets: Tensor, predictions: Tensor, title: str) -> np.ndarray:
     """Paper Fig. 5: image, ground truth and prediction in the VOC palette (255 = void, cream)."""
     palette = np.array(voc_palette(), dtype=np.float64).reshape(256, 3) / 255
     cmap = ListedColormap(palette)
-    figure, axes = _subplots(len(images), 3, (5.4, 1.8 * len(images) + 0.6))
+    figure, axes = subplots(len(images), 3, (5.4, 1.8 * len(images) + 0.6))
     for i in range(len(images)):
         panels = ((display_image(images[i]), None), (targets[i], cmap), (predictions[i], cmap))
         for col, (array, colours) in enumerate(panels):
@@ -122,4 +124,4 @@ def segmentation_figure(images: Tensor, targets: Tensor, predictions: Tensor, ti
                 axes[i, col].set_title(("image", "ground truth", "prediction")[col], fontsize=8)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
-    return _to_rgb(figure)
+    return figure_to_rgb(figure)

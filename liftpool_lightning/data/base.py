@@ -42,10 +42,13 @@ class BaseDataModule(LightningDataModule):
         self.test_dataset: Dataset | None = None
         self.predict_dataset: Dataset | None = None
 
-    def _loader(self, dataset: Dataset | None, split: str) -> DataLoader:
+    def _require(self, dataset: Dataset | None, split: str) -> Dataset:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}: no {split} dataset; was setup() called for this stage?")
-        return DataLoader(dataset, batch_size=self.batch_size, **self._worker_options())
+        return dataset
+
+    def _loader(self, dataset: Dataset | None, split: str) -> DataLoader:
+        return DataLoader(self._require(dataset, split), batch_size=self.batch_size, **self._worker_options())
 
     def _worker_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -59,9 +62,7 @@ class BaseDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled, sharded over DDP ranks and resumable mid-epoch (see ``data.resumable``): the order and the
         random augmentations of epoch ``e`` follow from ``(seed_everything's seed, e)`` only."""
-        dataset = self.train_dataset
-        if dataset is None:
-            raise RuntimeError(f"{type(self).__name__}: no train dataset; was setup() called for this stage?")
+        dataset = self._require(self.train_dataset, "train")
         trainer = self.trainer
         world_size, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         drop_last = len(dataset) // world_size > self.batch_size  # type: ignore[arg-type]

@@ -60,6 +60,15 @@ class EvaluationSet:
         return f"{self.name}/{self.severity}" if self.kind == "corruption" else self.name
 
 
+def _all_labels(dataset: Dataset) -> list[int]:
+    """Every label of the clean test set, in order (CIFAR-P ships none): torchvision's ``targets`` when the dataset
+    has them, else read item by item."""
+    targets = getattr(dataset, "targets", None)
+    if targets is not None:
+        return [int(label) for label in targets]
+    return [int(dataset[i][1]) for i in range(len(dataset))]  # type: ignore[arg-type]
+
+
 class RobustnessDataModule(BaseDataModule):
     """Clean test images of ``dataset`` and what the robustness protocols make of them.
 
@@ -168,7 +177,7 @@ class RobustnessDataModule(BaseDataModule):
             sets.append(EvaluationSet("shift", "shift"))
         return sets
 
-    def _clean(self, size: int = 224) -> Dataset:
+    def _clean(self, size: int = 224) -> Subset:
         """Clean images (3, H, W) in [0, 1] with their labels."""
         to_float = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.ToPureTensor()]
         if self.dataset == "synthetic":
@@ -224,7 +233,7 @@ class RobustnessDataModule(BaseDataModule):
                         )
                     datasets.append(Subset(videos, self.num_images))
                 elif self.perturbation_root is not None:
-                    labels = labels or [int(clean[i][1]) for i in range(len(clean))]
+                    labels = labels or _all_labels(clean.dataset)
                     dataset = CIFARPerturbationFile(self.perturbation_root, spec.name, labels, self.normalize)
                     datasets.append(Subset(dataset, self.num_images))
                 else:

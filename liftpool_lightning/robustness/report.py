@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from liftpool_lightning.callbacks.figures import figure_to_rgb, subplots
 from liftpool_lightning.robustness import scores
 from liftpool_lightning.robustness.baselines import alexnet_errors
 
@@ -128,30 +127,29 @@ def write_files(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     return json_path, csv_path
 
 
-def bar_chart(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> np.ndarray:
-    """Mean error per corruption (and flip probability per perturbation), this run beside the baseline run."""
-    runs = [(results.get("name", "model"), results)] + (
-        [(baseline.get("name", "baseline"), baseline)] if baseline else []
-    )
-    panels = [("corruption_errors", "mean top-1 error (%)"), ("flip_probabilities", "flip probability (%)")]
-    panels = [panel for panel in panels if results.get(panel[0])]
-    figure = Figure(figsize=(max(6.0, 0.6 * max(len(results.get(p[0], {})) for p in panels)), 3.2 * len(panels)))
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for axis, (key, label) in zip(axes, panels, strict=True):
+def bar_chart(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> np.ndarray | None:
+    """Mean error per corruption (and flip probability per perturbation), this run beside the baseline run; None
+    when the run has neither (shift consistency alone)."""
+    runs = [results] + ([baseline] if baseline else [])
+    panels = [
+        (scores.unnormalized_corruption_errors, "corruption_errors", "mean top-1 error (%)"),
+        (dict, "flip_probabilities", "flip probability (%)"),
+    ]
+    panels = [panel for panel in panels if results.get(panel[1])]
+    if not panels:
+        return None
+    widest = max(len(results[key]) for _, key, _ in panels)
+    figure, axes = subplots(len(panels), 1, (max(6.0, 0.6 * widest), 3.2 * len(panels)))
+    for axis, (per_name, key, label) in zip(axes[:, 0], panels, strict=True):
         names = list(results[key])
         width = 0.8 / len(runs)
-        for i, (run_name, run) in enumerate(runs):
-            values = []
-            for name in names:
-                value = run.get(key, {}).get(name)
-                if isinstance(value, dict):
-                    value = sum(value.values()) / len(value) if value else None
-                values.append(np.nan if value is None else 100 * value)
-            axis.bar(np.arange(len(names)) + (i - (len(runs) - 1) / 2) * width, values, width, label=run_name)
+        for i, run in enumerate(runs):
+            values = per_name(_int_keys(run.get(key, {})) if key == "corruption_errors" else run.get(key, {}))
+            heights = [100 * values[name] if values.get(name) is not None else np.nan for name in names]
+            offsets = np.arange(len(names)) + (i - (len(runs) - 1) / 2) * width
+            axis.bar(offsets, heights, width, label=run.get("name", "model" if i == 0 else "baseline"))
         axis.set_xticks(np.arange(len(names)), [n.replace("_", "\n") for n in names], fontsize=7)
         axis.set_ylabel(label)
         axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.canvas.draw()
-    return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    return figure_to_rgb(figure)

@@ -180,9 +180,11 @@ class RobustnessTask(LightningModule):
         folder = Path(self.output_folder) if self.output_folder else output_dir(self.trainer).parent / "robustness"
         json_path, csv_path = write_files(self.results, folder)
         print(format_table(self.results))
+        written = [json_path, csv_path]
         chart = bar_chart(self.results, self.baseline_results)
-        picture = log_image(self.trainer, "robustness/errors", chart, self.trainer.global_step, self.run_name)
-        print(f"robustness results: {json_path}, {csv_path}, {picture}")
+        if chart is not None:
+            written.append(log_image(self.trainer, "robustness/errors", chart, self.trainer.global_step, self.run_name))
+        print(f"robustness results: {', '.join(map(str, written))}")
 
     def configure_optimizers(self) -> None:
         return None

@@ -82,6 +82,10 @@ def test_cifar100_with_official_files_plans_and_loads_every_set(tmp_path: Path) 
     assert frames.shape == (4, 16, 3, 32, 32)
     first, second, _ = next(iter(loaders[6]))
     assert first.shape == second.shape == (4, 3, 32, 32)
+    subset = RobustnessDataModule("cifar100", root=str(tmp_path / "cifar"), corruptions=[], num_images=3,
+                                  perturbation_root=str(tmp_path / "CIFAR-100-P"), batch_size=4)  # fmt: skip
+    subset.setup("test")  # labels come from the whole test split, the sequences are cut to num_images
+    assert [len(loader.dataset) for loader in subset.test_dataloader()] == [3, 3, 3]
     with pytest.raises(FileNotFoundError, match=r"corruptions \['snow'\] not found under"):
         RobustnessDataModule("cifar100", root=str(tmp_path / "cifar"), corruption_root=str(corruptions),
                              corruptions=["snow"])  # fmt: skip
