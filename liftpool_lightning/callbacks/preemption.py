@@ -52,7 +52,6 @@ class PreemptionCheckpoint(Callback):
         self._previous_handler: Any = None
         self._trainer: Trainer | None = None
         self._extra_received = False
-        self.saved_path: Path | None = None
 
     @staticmethod
     def slurm_requeue(trainer: Trainer) -> bool:
@@ -76,7 +75,7 @@ class PreemptionCheckpoint(Callback):
             self._trainer._signal_connector.received_sigterm = True
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._trainer, self.saved_path, self._extra_received = trainer, None, False
+        self._trainer, self._extra_received = trainer, False
         if self.extra_signal is None or os.name == "nt":
             return
         try:
@@ -103,7 +102,6 @@ class PreemptionCheckpoint(Callback):
     def _save(self, trainer: Trainer) -> None:
         path = self.checkpoint_path(trainer)
         trainer.save_checkpoint(path)  # every rank takes part (a collective); rank 0 writes
-        self.saved_path = path
         where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
         if self.slurm_requeue(trainer):
             if self._extra_received and trainer.is_global_zero:

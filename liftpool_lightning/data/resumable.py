@@ -99,11 +99,6 @@ class SeededSamples(Dataset):
             torch.default_generator.manual_seed(seed)
             return self.dataset[index]
 
-    def __getattr__(self, name: str) -> Any:  # e.g. ``names`` of the underlying dataset
-        if name == "dataset":
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
-
 
 class ResumableDataLoader(DataLoader):
     """A ``DataLoader`` over ``SeededSamples`` with a ``ResumableSampler`` whose position is part of checkpoints.

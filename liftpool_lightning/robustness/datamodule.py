@@ -17,7 +17,13 @@ from liftpool_lightning.data.base import BaseDataModule
 from liftpool_lightning.data.cifar import CheckedCIFAR100
 from liftpool_lightning.data.imagenet import class_folders, load_rgb
 from liftpool_lightning.data.shapes import SYNTHETIC_MEAN, SYNTHETIC_STD, SyntheticShapes
-from liftpool_lightning.data.transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
+from liftpool_lightning.data.transforms import (
+    CIFAR100_MEAN,
+    CIFAR100_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    _to_normalised_tensor,
+)
 from liftpool_lightning.robustness.corruptions import CORRUPTIONS
 from liftpool_lightning.robustness.datasets import (
     CIFARCorruptionFile,
@@ -54,10 +60,6 @@ class EvaluationSet:
     kind: Literal["clean", "corruption", "perturbation", "shift"]
     name: str = "clean"
     severity: int = 0
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}/{self.severity}" if self.kind == "corruption" else self.name
 
 
 def _all_labels(dataset: Dataset) -> list[int]:
@@ -199,8 +201,7 @@ class RobustnessDataModule(BaseDataModule):
             folder = root / name / str(severity)
             if not folder.is_dir():
                 raise FileNotFoundError(f"{folder} not found: expected ImageNet-C's <root>/<corruption>/<severity>/")
-            transform = v2.Compose([v2.CenterCrop(224), v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
-                                    self.normalize, v2.ToPureTensor()])  # fmt: skip
+            transform = v2.Compose([v2.CenterCrop(224), *_to_normalised_tensor(IMAGENET_MEAN, IMAGENET_STD)])
             dataset: Dataset = ImageFolder(str(folder), transform=transform, loader=load_rgb)
             if len(dataset.classes) != self.num_classes:  # type: ignore[attr-defined]
                 raise ValueError(

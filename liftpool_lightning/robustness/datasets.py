@@ -14,8 +14,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from liftpool_lightning.data.imagenet import class_folders
 from liftpool_lightning.robustness.corruptions import Benchmark, check_corruption, corrupt
-from liftpool_lightning.robustness.perturbations import PERTURBATIONS, perturb
+from liftpool_lightning.robustness.perturbations import check_perturbation, perturb
 
 Normalize = Callable[[Tensor], Tensor]
 
@@ -64,8 +65,7 @@ class PerturbedSequences(Dataset):
     def __init__(
         self, base: Dataset, perturbation: str, normalize: Normalize, benchmark: Benchmark, seed: int = 0
     ) -> None:
-        if perturbation not in PERTURBATIONS:
-            raise ValueError(f"unknown on-the-fly perturbation {perturbation!r}; choose from {sorted(PERTURBATIONS)}")
+        check_perturbation(perturbation)  # fail now, not in a loader worker
         self.base, self.perturbation, self.normalize = base, perturbation, normalize
         self.benchmark, self.seed = benchmark, seed
 
@@ -201,7 +201,7 @@ class ImageNetPVideos(Dataset):
         folder = Path(root) / perturbation
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} not found: expected ImageNet-P's <root>/<perturbation>/<class>/*.mp4")
-        self.classes = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+        self.classes = class_folders(folder)
         self.samples = [
             (path, label) for label, name in enumerate(self.classes) for path in sorted((folder / name).glob("*.mp4"))
         ]

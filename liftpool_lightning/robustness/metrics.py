@@ -10,9 +10,9 @@ from torch import Tensor
 from torchmetrics import Metric
 
 
-def _labels(values: Tensor, class_dim: int) -> Tensor:
-    """Class indices from logits (one more dimension than the labels) or from indices themselves."""
-    return values if not values.is_floating_point() else values.argmax(dim=class_dim)
+def _labels(values: Tensor) -> Tensor:
+    """Class indices: the argmax of float logits (classes last), or integer indices as they are."""
+    return values.argmax(dim=-1) if values.is_floating_point() else values
 
 
 class ShiftConsistency(Metric):
@@ -31,7 +31,7 @@ class ShiftConsistency(Metric):
         self.add_state("total", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, first: Tensor, second: Tensor) -> None:
-        first, second = _labels(first, -1), _labels(second, -1)
+        first, second = _labels(first), _labels(second)
         if first.shape != second.shape:
             raise ValueError(f"the two views give predictions of shapes {tuple(first.shape)} and {tuple(second.shape)}")
         self.agree += (first == second).sum()
@@ -63,7 +63,7 @@ class FlipProbability(Metric):
         self.add_state("pairs", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, predictions: Tensor) -> None:
-        labels = _labels(predictions, -1)
+        labels = _labels(predictions)
         if labels.ndim != 2 or labels.shape[1] < 2:
             raise ValueError(f"expected (sequences, frames >= 2) predictions, got shape {tuple(labels.shape)}")
         reference = labels[:, :-1] if self.reference == "previous" else labels[:, :1]

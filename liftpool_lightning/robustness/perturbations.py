@@ -4,7 +4,7 @@ A sequence is (T, 3, H, W) in [0, 1], quantised to 8 bits like the published vid
 authors' make_cifar_p.py (``benchmark="cifar"``) and make_imagenet_p.py (``"imagenet"``); the geometric ones act on
 the image itself with reflected borders (the originals transform a larger image and crop its centre). The noise
 sequences start with the clean image and their Flip Probability compares every frame with it
-(``FIRST_FRAME_REFERENCE``); the others compare consecutive frames. Not generated (official files only): motion
+(``compares_with_first_frame``); the others compare consecutive frames. Not generated (official files only): motion
 blur, snow, tilt, spatter.
 """
 
@@ -19,33 +19,38 @@ from torchvision.transforms.v2 import functional as F
 from liftpool_lightning.robustness.color import hsv_to_rgb, rgb_to_hsv
 from liftpool_lightning.robustness.corruptions import Benchmark, _clipped_zoom, _quantize, gaussian_blur
 
-#: Perturbations whose frames are independent draws: each frame is compared with the first (clean) one.
-FIRST_FRAME_REFERENCE = ("gaussian_noise", "shot_noise", "speckle_noise")
-#: The 10 benchmark perturbations of ImageNet-P / CIFAR-P.
-BENCHMARK_PERTURBATIONS = (
-    "gaussian_noise", "shot_noise", "motion_blur", "zoom_blur", "snow", "brightness", "translate", "rotate", "tilt",
-    "scale",
-)  # fmt: skip
+
+def compares_with_first_frame(name: str) -> bool:
+    """Noise sequences (independent draws; also ImageNet-P's ``*_noise_2``/``_3`` folders) are scored against their
+    first, clean frame; the others frame to frame (the authors' rule: 'noise' in the name)."""
+    return "noise" in name
+
+
+def check_perturbation(name: str) -> None:
+    """Raise ValueError naming the choices when ``name`` cannot be generated on the fly."""
+    if name not in PERTURBATIONS:
+        raise ValueError(f"unknown on-the-fly perturbation {name!r}; choose from {sorted(PERTURBATIONS)}")
+
 
 FRAMES = 31
 
 
-def _noise(image: Tensor, frames: int, draw: Callable[[Tensor], Tensor]) -> Tensor:
-    return torch.stack([image] + [draw(image) for _ in range(frames - 1)])
+def _noise(image: Tensor, draw: Callable[[Tensor], Tensor]) -> Tensor:
+    return torch.stack([image] + [draw(image) for _ in range(FRAMES - 1)])
 
 
 def gaussian_noise(image: Tensor, benchmark: Benchmark, generator: torch.Generator) -> Tensor:
     sigma = 0.02 if benchmark == "cifar" else 0.03
-    return _noise(image, FRAMES, lambda x: x + sigma * torch.randn(x.shape, generator=generator))
+    return _noise(image, lambda x: x + sigma * torch.randn(x.shape, generator=generator))
 
 
 def shot_noise(image: Tensor, benchmark: Benchmark, generator: torch.Generator) -> Tensor:
     rate = 700 if benchmark == "cifar" else 300
-    return _noise(image, FRAMES, lambda x: torch.poisson(x * rate, generator=generator) / rate)
+    return _noise(image, lambda x: torch.poisson(x * rate, generator=generator) / rate)
 
 
 def speckle_noise(image: Tensor, benchmark: Benchmark, generator: torch.Generator) -> Tensor:
-    return _noise(image, FRAMES, lambda x: x + x * 0.05 * torch.randn(x.shape, generator=generator))
+    return _noise(image, lambda x: x + x * 0.05 * torch.randn(x.shape, generator=generator))
 
 
 def brightness(image: Tensor, benchmark: Benchmark, generator: torch.Generator) -> Tensor:
@@ -99,7 +104,7 @@ def gaussian_blur_sequence(image: Tensor, benchmark: Benchmark, generator: torch
 
 def zoom_blur(image: Tensor, benchmark: Benchmark, generator: torch.Generator) -> Tensor:
     """Frame i: the mean of the image and its zooms by 1 + 0.004 k, k = 1..i."""
-    total, frames = image.clone(), [image]
+    total, frames = image, [image]
     for k in range(1, FRAMES):
         total = total + _clipped_zoom(image, 1 + 0.004 * k)
         frames.append(total / (k + 1))
@@ -124,8 +129,7 @@ def perturb(
     image: Tensor, name: str, generator: torch.Generator | None = None, benchmark: Benchmark = "cifar"
 ) -> Tensor:
     """The perturbation sequence (T, 3, H, W) of ``image`` (3, H, W) in [0, 1], quantised to 8 bits."""
-    if name not in PERTURBATIONS:
-        raise ValueError(f"unknown on-the-fly perturbation {name!r}; choose from {sorted(PERTURBATIONS)}")
+    check_perturbation(name)
     if image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(f"expected an RGB image (3, H, W), got {tuple(image.shape)}")
     generator = generator if generator is not None else torch.Generator().manual_seed(0)

@@ -61,16 +61,16 @@ def format_table(results: dict[str, Any]) -> str:
     summary = results.get("summary", {})
     severities = sorted({int(s) for v in results.get("corruption_errors", {}).values() for s in v})
     header = ["", *[f"s{s}" for s in severities], "mean", "CE/AlexNet", "CE/baseline"]
-    rows = [header]
+    table = [header]
     for name, by_severity in results.get("corruption_errors", {}).items():
         values = {int(s): v for s, v in by_severity.items()}
         scores_of = [summary.get(key, {}).get(name) for key in ("unnormalized_ce", "alexnet_ce", "baseline_ce")]
-        rows.append([name, *[_percent(values.get(s)) for s in severities], *[_percent(v) for v in scores_of]])
+        table.append([name, *[_percent(values.get(s)) for s in severities], *[_percent(v) for v in scores_of]])
     lines = [f"top-1 error (%) of {results.get('name', 'the model')} on {results.get('dataset', '?')}:"]
     lines.append(f"clean error {_percent(results.get('clean_error'))}")
-    if len(rows) > 1:
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    if len(table) > 1:
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in table]
         lines.append(
             f"mCE unnormalised {_percent(summary.get('mean_unnormalized_ce'))} | mCE/AlexNet "
             f"{_percent(summary.get('alexnet_mce'))} | mCE/baseline {_percent(summary.get('baseline_mce'))} | "

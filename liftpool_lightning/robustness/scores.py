@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-SEVERITIES = (1, 2, 3, 4, 5)
-
 
 def unnormalized_corruption_errors(errors: Mapping[str, Mapping[int, float]]) -> dict[str, float]:
     """Mean top-1 error over the severities of each corruption (the 'unnormalised' CE)."""

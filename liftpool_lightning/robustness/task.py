@@ -20,7 +20,7 @@ from liftpool_lightning.checkpointing.compatibility import state_dict_mismatch
 from liftpool_lightning.models.registry import create_network
 from liftpool_lightning.robustness.datamodule import EvaluationSet
 from liftpool_lightning.robustness.metrics import FlipProbability, ShiftConsistency
-from liftpool_lightning.robustness.perturbations import FIRST_FRAME_REFERENCE
+from liftpool_lightning.robustness.perturbations import compares_with_first_frame
 from liftpool_lightning.robustness.report import bar_chart, format_table, summarize, write_files
 
 
@@ -118,9 +118,7 @@ class RobustnessTask(LightningModule):
 
     def _metric(self, spec: EvaluationSet) -> Metric:
         if spec.kind == "perturbation":
-            # noise sequences (and ImageNet-P's harder noise_2/noise_3 folders) are compared with their first frame
-            noise = spec.name in FIRST_FRAME_REFERENCE or "noise" in spec.name
-            return FlipProbability("first" if noise else "previous")
+            return FlipProbability("first" if compares_with_first_frame(spec.name) else "previous")
         if spec.kind == "shift":
             return ShiftConsistency()
         return MulticlassAccuracy(self.num_classes, average="micro")

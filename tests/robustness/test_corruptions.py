@@ -14,7 +14,7 @@ from PIL import Image
 
 from liftpool_lightning.data.shapes import render_scene
 from liftpool_lightning.robustness.corruptions import CORRUPTIONS, FIDELITY, PARAMETERS, _disk, corrupt
-from liftpool_lightning.robustness.perturbations import FIRST_FRAME_REFERENCE, PERTURBATIONS, perturb
+from liftpool_lightning.robustness.perturbations import PERTURBATIONS, compares_with_first_frame, perturb
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_perturbation_sequences(image: torch.Tensor, name: str) -> None:
     assert frames.shape == ((16 if name == "translate" else 31), 3, 32, 32)
     assert torch.equal(frames, perturb(image, name, torch.Generator().manual_seed(0), "cifar"))
     assert (frames[1:] - frames[:-1]).abs().amax() > 0  # the frames change
-    if name in FIRST_FRAME_REFERENCE:
+    if compares_with_first_frame(name):
         assert torch.equal(frames[0], image)  # noise sequences start clean
     if name == "translate":
         assert torch.allclose(frames[7], image, atol=1 / 255 + 1e-6)  # offset 0 of -7..+8

@@ -110,11 +110,18 @@ def test_imagenet_c_folders_and_crop_shift_protocol(tmp_path: Path) -> None:
 
 
 def test_crop_pairs_stay_inside_and_differ() -> None:
-    base = [(torch.arange(256.0).expand(3, 256, 256).clone(), 0)]
-    pairs = ShiftedPairs(base, identity, "crop", crop_size=224, seed=3)
-    first, second, _ = pairs[0]
-    assert first.shape == (3, 224, 224) and not torch.equal(first, second)
-    assert 0 <= first[0, 0, 0].item() <= 32  # the column index where the crop starts
+    rows, columns = torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
+    base = [((1000 * rows + columns).expand(3, 256, 256).clone(), 0)]  # each pixel names its row and column
+    offsets = set()
+    for seed in range(8):
+        first, second, _ = ShiftedPairs(base, identity, "crop", crop_size=224, seed=seed)[0]
+        assert first.shape == second.shape == (3, 224, 224) and not torch.equal(first, second)
+        for view in (first, second):
+            dy, dx = divmod(int(view[0, 0, 0].item()), 1000)
+            assert 0 <= dy <= 32 and 0 <= dx <= 32  # the crop starts inside the 256 - 224 margin
+            assert torch.equal(view[0], base[0][0][0, dy : dy + 224, dx : dx + 224])
+            offsets.add((dy > 0, dx > 0))
+    assert (True, True) in offsets  # rows and columns both move
 
 
 def test_bad_options() -> None:
