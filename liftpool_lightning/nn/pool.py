@@ -14,6 +14,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from liftpool_lightning.nn import fused_ladder
 from liftpool_lightning.nn.constants import (
     AXIS_LETTERS,
     LIFTING_SCHEMES,
@@ -25,6 +26,7 @@ from liftpool_lightning.nn.constants import (
     band_names,
     check_choice,
 )
+from liftpool_lightning.nn.fused_lifting import OperatorWeights
 from liftpool_lightning.nn.lifting import even_length, fit_length, lift, unlift
 from liftpool_lightning.nn.operators import LearnedLiftingOperator, fixed_operators
 from liftpool_lightning.nn.subbands import LiftingLosses, Subbands
@@ -83,6 +85,10 @@ class LiftDownPoolNd(nn.Module):
             ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
         compute_losses: compute the constraint losses c_u, c_p in forward (read by ``last_losses``).
         record_bands: keep the last forward's sub-bands (read by ``last_bands``, used by a paired LiftUpPool).
+        fused: run the default configuration (learned, shared, depthwise P/U) through the fused channels-last steps
+            of ``fused_lifting`` (hand-written backward, several times faster on CPU, see the README's Performance
+            section); False uses the generic autograd path, needed for double backward (e.g. gradient penalties).
+            Other configurations always use the generic path. Both compute the same function.
         device, dtype: of the P/U parameters.
 
     With the defaults (depthwise, shared, bias) a learned layer has ``2 * (C*K + 3*C)`` parameters: per operator
@@ -105,6 +111,7 @@ class LiftDownPoolNd(nn.Module):
         ceil_mode: bool = True,
         compute_losses: bool = True,
         record_bands: bool = False,
+        fused: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -126,6 +133,7 @@ class LiftDownPoolNd(nn.Module):
         self.ceil_mode = ceil_mode
         self.compute_losses = compute_losses
         self.record_bands = record_bands
+        self.fused = fused
         self._last_losses: tuple[Tensor, Tensor] | None = None
         self._last_bands: dict[str, Tensor] | None = None
         self._last_input_size: tuple[int, ...] = ()
@@ -184,8 +192,31 @@ class LiftDownPoolNd(nn.Module):
     def _lift_dim(self, level: int, ndim: int) -> int:
         return ndim - 1 - level
 
+    def _fused_weights(self) -> tuple[OperatorWeights, OperatorWeights] | None:
+        """(P, U) weights when the fused path applies: ``fused`` on and a learned, shared, depthwise configuration."""
+        predict, update = self.predict, self.update
+        if not (self.fused and self.share_weights and isinstance(predict, LearnedLiftingOperator)):
+            return None
+        if predict.groups != predict.channels or predict.pointwise_groups != predict.channels:
+            return None
+        ops = (predict, update)
+        return tuple(OperatorWeights(op.weight, op.bias, op.pointwise_weight, op.pointwise_bias) for op in ops)
+
     # ------------------------------------------------------------------ analysis / synthesis
-    def _analysis(self, x: Tensor) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None]:
+    def _fused_analysis(
+        self, x: Tensor, weights: tuple[OperatorWeights, OperatorWeights]
+    ) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None, Tensor]:
+        buffer, c_u, c_p = fused_ladder.analysis(
+            x, *weights, self.kernel_size, self.padding_mode, self.ceil_mode, self.compute_losses
+        )
+        tensors = {name: buffer[fused_ladder.band_index(name)].movedim(-1, 1) for name in self.band_names}
+        return tensors, c_u, c_p, buffer
+
+    def _analysis(self, x: Tensor) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None, Tensor | None]:
+        """Sub-bands by name, summed losses, and (fused path) the channels-last buffer holding all bands."""
+        weights = self._fused_weights()
+        if weights is not None:
+            return self._fused_analysis(x, weights)
         tensors = {"": x}
         c_u: Tensor | None = None
         c_p: Tensor | None = None
@@ -213,7 +244,7 @@ class LiftDownPoolNd(nn.Module):
             tensors = {}
             for name, low, high in zip(names, lows, highs, strict=True):
                 tensors[name + "l"], tensors[name + "h"] = low, high
-        return tensors, c_u, c_p
+        return tensors, c_u, c_p, None
 
     def reconstruct(self, bands: Mapping[str, Tensor], input_size: Sequence[int]) -> Tensor:
         """Run the lifting ladder backwards: all sub-bands (by name) to a tensor of spatial size ``input_size``."""
@@ -231,6 +262,14 @@ class LiftDownPoolNd(nn.Module):
         input_size = tuple(int(s) for s in input_size)
         if len(input_size) != self.spatial_dims:
             raise ValueError(f"input_size must have {self.spatial_dims} entries, got {input_size}")
+        weights = self._fused_weights()
+        if weights is not None:
+            buffer = fused_ladder.as_buffer({name: bands[name] for name in self.band_names})
+            channels_first = bands[self.band_names[0]].is_contiguous()
+            out = fused_ladder.synthesis(
+                buffer, input_size, *weights, self.kernel_size, self.padding_mode, channels_first
+            )
+            return out.contiguous() if channels_first else out  # an odd size cropped/extended it after the last step
         ndim = self.spatial_dims + 2
         tensors = dict(bands)
         for level in reversed(range(self.spatial_dims)):
@@ -258,20 +297,25 @@ class LiftDownPoolNd(nn.Module):
     def decompose(self, x: Tensor) -> Subbands:
         """All sub-bands of ``x`` (does not touch ``last_losses`` / ``last_bands``)."""
         self._check_input(x)
-        tensors, _, _ = self._analysis(x)
+        tensors, _, _, _ = self._analysis(x)
         return Subbands(tensors, tuple(x.shape[2:]))
 
     def forward(self, x: Tensor) -> Tensor:
         """Pooled map: the sum of the selected sub-bands; records losses (and bands if ``record_bands``)."""
         self._check_input(x)
-        tensors, c_u, c_p = self._analysis(x)
+        tensors, c_u, c_p, buffer = self._analysis(x)
         self._last_losses = (c_u, c_p) if c_u is not None and c_p is not None else None
         if self.record_bands:
             self._last_bands = tensors
             self._last_input_size = tuple(x.shape[2:])
-        out = tensors[self.bands[0]]
-        for name in self.bands[1:]:
-            out = out + tensors[name]
+        if buffer is not None and len(self.bands) == len(self.band_names):
+            out = buffer.sum(0).movedim(-1, 1)  # one pass over the buffer
+        else:
+            out = tensors[self.bands[0]]
+            for name in self.bands[1:]:
+                out = out + tensors[name]
+        if buffer is not None and x.is_contiguous():
+            out = out.contiguous()  # keep the input's memory format (the buffer is channels-last)
         return out
 
     @property
