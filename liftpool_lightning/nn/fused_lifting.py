@@ -57,31 +57,36 @@ def lifting_padding(kernel_size: int, mode: PaddingMode) -> Padding:
 
 
 # ---------------------------------------------------------------------------------------------- kernels on rows
+def _border_sources(n: int, padding: Padding) -> list[tuple[int, int]]:
+    """(position in the padded signal, source sample) of every border sample; none for ``zeros``."""
+    if padding.mode == "zeros":
+        return []
+    index = padding_index(n, padding.left, padding.right, padding.mode, torch.device("cpu")).tolist()
+    positions = [*range(padding.left), *range(padding.left + n, padding.left + n + padding.right)]
+    return [(position, index[position]) for position in positions]
+
+
 def _pad_rows(z: Tensor, padding: Padding) -> Tensor:
     """``z`` (``*batch, n, R, C``, any strides) extended along ``n``; a new contiguous tensor."""
-    n = z.shape[-3]
+    n, dim = z.shape[-3], z.ndim - 3
+    out = z.new_empty(*z.shape[:-3], padding.left + n + padding.right, *z.shape[-2:])
+    out.narrow(dim, padding.left, n).copy_(z)
     if padding.mode == "zeros":
-        out = z.new_zeros(*z.shape[:-3], padding.left + n + padding.right, *z.shape[-2:])
-        out.narrow(-3, padding.left, n).copy_(z)
-        return out
-    index = padding_index(n, padding.left, padding.right, padding.mode, z.device)
-    return z.index_select(z.ndim - 3, index).contiguous()
+        out.narrow(dim, 0, padding.left).zero_()
+        out.narrow(dim, padding.left + n, padding.right).zero_()
+    for position, source in _border_sources(n, padding):
+        out.select(dim, position).copy_(z.select(dim, source))
+    return out
 
 
 def _add_unpadded(
     base: Tensor, grad_padded: Tensor, padding: Padding, alpha: float = 1.0, out: Tensor | None = None
 ) -> Tensor:
     """``base + alpha * g`` where ``g`` is the gradient of ``_pad_rows`` for ``grad_padded`` (border folded back)."""
-    n = base.shape[-3]
-    dim = base.ndim - 3
+    n, dim = base.shape[-3], base.ndim - 3
     result = torch.add(base, grad_padded.narrow(dim, padding.left, n), alpha=alpha, out=out)
-    if padding.mode != "zeros" and padding.left + padding.right:
-        index = padding_index(n, padding.left, padding.right, padding.mode, base.device)
-        border = torch.cat((index[: padding.left], index[padding.left + n :]))
-        values = torch.cat(
-            (grad_padded.narrow(dim, 0, padding.left), grad_padded.narrow(dim, padding.left + n, padding.right)), dim
-        )
-        result.index_add_(dim, border, values, alpha=alpha)
+    for position, source in _border_sources(n, padding):
+        result.select(dim, source).add_(grad_padded.select(dim, position), alpha=alpha)
     return result
 
 
@@ -215,7 +220,8 @@ def _lift_rows(
     at_p = _operator(even, predict, padding)
     d = torch.sub(odd, at_p.value, out=bands[1])
     at_u = _operator(d, update, padding)
-    s = torch.add(even, at_u.value, out=bands[0])
+    even_dense = at_p.padded.narrow(x.ndim - 3, left, even.shape[-3])  # x_e again, read densely (x may be NCHW)
+    s = torch.add(even_dense, at_u.value, out=bands[0])
     if with_losses:
         difference = s - odd
         c_u, c_p = _mean_square(difference), _mean_square(d)
