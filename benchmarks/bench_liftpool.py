@@ -2,15 +2,21 @@
 
     python benchmarks/bench_liftpool.py                         # CPU, every workload
     python benchmarks/bench_liftpool.py --device cuda --bf16 --channels-last --json results.json
+    python benchmarks/bench_liftpool.py --workloads vgg13 --compile   # compiled, and compiled vs eager
 
 Workloads (full training steps: forward, task loss + lifting losses, backward, SGD step):
   vgg13     VGG13-BN CIFAR, batch 64, 32x32: MaxPool vs LiftDownPool (K=5, all bands, constraints on)
   segnet    SegNet-VGG13-BN, batch 4, 128x128: MaxPool/MaxUnpool vs LiftDownPool/LiftUpPool
   resnet18  ResNet18, batch 32, 224x224: MaxPool vs LiftDownPool
-  layers    one layer, forward + backward, over VGG13 shapes: MaxPool2d vs LiftDownPool2d vs the plain reference
-Each (workload, variant) runs in its own subprocess, one after the other, so the peak memory (max RSS on CPU, max
-allocated on CUDA) is its own; times are medians over --repeats after --warmup. Report ratios, not absolute times:
-the machines are shared and noisy.
+  layers    one layer, forward + backward, over VGG13 shapes: MaxPool2d vs LiftDownPool2d (fused, the default),
+            the generic autograd path (fused=False) and the plain reference written from the equations; the fused
+            layer's bands, losses and gradients are checked against the reference on the way.
+Each variant runs in its own process (one model per process, as in training), --rounds times, the variants taking
+turns (max, lift, max, lift, ...), so a busy or throttled machine slows all of them alike; a process reports the
+median of --repeats steps after --warmup, and the table the median over rounds. Memory per variant: the peak of the
+process (max RSS on CPU, max allocated on CUDA; the largest over rounds) and the tensors kept for backward by one
+forward pass (exact, the same on any machine). Report the ratios, not the absolute times: the machines are shared and
+noisy. With --compile the models run under torch.compile and the eager LiftPool model joins, for compiled/eager.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -38,6 +45,7 @@ WORKLOADS = {
     "resnet18": ("resnet18", 1000, 32, 224, {"max": {}, "lift": {"pool": "lift"}}),
 }
 LAYER_SHAPES = [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)]
+EAGER = "lift (eager)"
 
 
 def _sync(device: str) -> None:
@@ -45,17 +53,20 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _time(step, device: str, warmup: int, repeats: int) -> float:
+def time_alternating(steps: dict[str, Callable[[], None]], device: str, warmup: int, repeats: int) -> dict[str, float]:
+    """Median milliseconds per step of each callable, timing them in turn round after round."""
     for _ in range(warmup):
-        step()
-    times = []
+        for step in steps.values():
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        for name, step in steps.items():
+            _sync(device)
+            start = time.perf_counter()
+            step()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1000 for name, values in times.items()}
 
 
 def _peak_mb(device: str) -> float:
@@ -64,18 +75,18 @@ def _peak_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_model(workload: str, variant: str, options: argparse.Namespace) -> dict:
+def training_step(workload: str, variant: str, options: argparse.Namespace) -> Callable[[], None]:
+    """A closure running one full training step of ``workload`` with pooling ``variant``."""
     name, classes, batch, size, variants = WORKLOADS[workload]
-    model = create_network(name, classes, input_size=min(size, 64), **variants[variant]).to(options.device)
+    compiled = options.compile and variant != EAGER
+    model = create_network(name, classes, input_size=min(size, 64), **variants["lift" if variant == EAGER else variant])
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
-    step_model = torch.compile(model) if options.compile else model
+    model = model.to(options.device).to(memory_format=memory_format)
+    step_model = torch.compile(model) if compiled else model
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(batch, 3, size, size, device=options.device).contiguous(memory_format=memory_format)
-    if workload == "segnet":
-        y = torch.randint(0, classes, (batch, size, size), device=options.device)
-    else:
-        y = torch.randint(0, classes, (batch,), device=options.device)
+    target_shape = (batch, size, size) if workload == "segnet" else (batch,)
+    y = torch.randint(0, classes, target_shape, device=options.device)
     dtype = torch.bfloat16 if options.bf16 else None
 
     def step() -> None:
@@ -85,73 +96,151 @@ def run_model(workload: str, variant: str, options: argparse.Namespace) -> dict:
         loss.backward()
         optimizer.step()
 
-    return {"ms": _time(step, options.device, options.warmup, options.repeats), "peak_mb": _peak_mb(options.device)}
+    return step
 
 
-def run_layers(options: argparse.Namespace) -> list[dict]:
+def _variants(workload: str, options: argparse.Namespace) -> list[str]:
+    variants = list(WORKLOADS[workload][4])
+    return [*variants, EAGER] if options.compile else variants
+
+
+def saved_activation_mb(workload: str, variant: str, options: argparse.Namespace) -> float:
+    """Megabytes of the distinct tensors autograd keeps for backward during one training forward pass."""
+    name, classes, batch, size, variants = WORKLOADS[workload]
+    model = create_network(name, classes, input_size=min(size, 64), **variants["lift" if variant == EAGER else variant])
+    model = model.to(options.device)
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    x = torch.randn(batch, 3, size, size, device=options.device)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(x)
+    return sum(storages.values()) / 2**20
+
+
+def measure(workload: str, variant: str, options: argparse.Namespace) -> dict[str, float]:
+    """Median step time and peak memory of one variant, in this process."""
+    torch.manual_seed(0)
+    step = training_step(workload, variant, options)
+    ms = time_alternating({variant: step}, options.device, options.warmup, options.repeats)[variant]
+    return {"ms": ms, "peak_mb": _peak_mb(options.device)}
+
+
+def _max_error(fused: tuple[torch.Tensor, ...], reference: tuple[torch.Tensor, ...]) -> float:
+    pairs = zip(fused, reference, strict=True)
+    return max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-12)) for a, b in pairs)
+
+
+def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callable[[], object]], float]:
+    """Steps of one layer shape (MaxPool2d, fused, generic, reference) and the fused/reference relative error."""
     from benchmarks.reference_liftpool import reference_forward
     from liftpool_lightning import LiftDownPool2d
 
+    x = torch.randn(*shape, device=device, requires_grad=True)
+    fused = LiftDownPool2d(shape[1], device=device)
+    generic = LiftDownPool2d(shape[1], device=device, fused=False)
+    generic.load_state_dict(fused.state_dict())
+
+    def layer_step(layer: LiftDownPool2d) -> Callable[[], tuple[torch.Tensor, ...]]:
+        def step() -> tuple[torch.Tensor, ...]:
+            out = layer(x)
+            grads = torch.autograd.grad(out.square().mean() + lifting_loss(layer), [x, *layer.parameters()])
+            return tuple(t.detach() for t in (out, *grads))
+
+        return step
+
+    def reference_step() -> tuple[torch.Tensor, ...]:
+        bands, c_u, c_p = reference_forward(fused, x)
+        out = sum(bands.values())
+        grads = torch.autograd.grad(out.square().mean() + 0.01 * c_u + 0.1 * c_p, [x, *fused.parameters()])
+        return tuple(t.detach() for t in (out, *grads))
+
+    def max_step() -> None:
+        F.max_pool2d(x, 2).square().mean().backward()
+
+    error = _max_error(layer_step(fused)(), reference_step())
+    return {
+        "max": max_step,
+        "fused": layer_step(fused),
+        "generic": layer_step(generic),
+        "reference": reference_step,
+    }, error
+
+
+def measure_layers(options: argparse.Namespace) -> list[dict]:
     rows = []
     for shape in LAYER_SHAPES:
-        x = torch.randn(*shape, device=options.device, requires_grad=True)
-        layer = LiftDownPool2d(shape[1], device=options.device, padding_mode="zeros")
-
-        def reference_step(layer: LiftDownPool2d = layer, x: torch.Tensor = x) -> None:
-            bands, c_u, c_p = reference_forward(layer, x)
-            (sum(b.sum() for b in bands.values()) + c_u + c_p).backward()
-
-        def lift_step(layer: LiftDownPool2d = layer, x: torch.Tensor = x) -> None:
-            (layer(x).sum() + lifting_loss(layer)).backward()
-
-        def max_step(x: torch.Tensor = x) -> None:
-            F.max_pool2d(x, 2).sum().backward()
-
-        variants = {"max": max_step, "lift": lift_step, "reference": reference_step}
-        times = {k: _time(v, options.device, options.warmup, options.repeats) for k, v in variants.items()}
-        rows.append({"shape": "x".join(map(str, shape)), **{f"{k}_ms": t for k, t in times.items()}})
+        steps, error = _layer_steps(shape, options.device)
+        times = time_alternating(steps, options.device, options.warmup, options.repeats)
+        rows.append({"shape": "x".join(map(str, shape)), **{f"{k}_ms": t for k, t in times.items()}, "error": error})
     return rows
+
+
+def _subprocess(arguments: list[str], passthrough: list[str]) -> object:
+    command = [sys.executable, __file__, *arguments, *passthrough]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    return json.loads(output[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--workloads", nargs="+", default=[*WORKLOADS, "layers"])
+    parser.add_argument("--workloads", nargs="+", default=[*WORKLOADS, "layers"], choices=[*WORKLOADS, "layers"])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the models")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per variant, taking turns")
     parser.add_argument("--single", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
     options = parser.parse_args()
-    torch.manual_seed(0)
     if options.single:
-        print(json.dumps(run_model(*options.single, options)))
+        print(json.dumps(measure(*options.single, options)))
         return
     passthrough = [a for a in sys.argv[1:] if a not in options.workloads and a != "--workloads"]
+    passthrough = [a for i, a in enumerate(passthrough) if a != "--rounds" and passthrough[i - 1 : i] != ["--rounds"]]
     settings = {**vars(options), "json": str(options.json)}
     results: dict[str, object] = {"device": options.device, "torch": torch.__version__, "options": settings}
     for workload in options.workloads:
         if workload == "layers":
-            results["layers"] = rows = run_layers(options)
-            header = f"{'max':>8}{'lift':>9}{'reference':>11}{'lift/max':>10}{'ref/lift':>10}"
-            print(f"{'layer fwd+bwd, ms':<18}{'shape':<16}{header}")
+            results["layers"] = rows = measure_layers(options)
+            print(f"{'layer fwd+bwd':<14}{'shape':<15}{'max':>7}{'fused':>8}{'generic':>9}{'reference':>10}"
+                  f"{'fused/max':>11}{'generic/fused':>15}{'reference/fused':>17}{'rel. error':>12}")  # fmt: skip
             for row in rows:
-                ratios = f"{row['lift_ms'] / row['max_ms']:10.2f}{row['reference_ms'] / row['lift_ms']:10.2f}"
-                timing = f"{row['max_ms']:8.2f}{row['lift_ms']:9.2f}{row['reference_ms']:11.2f}"
-                print(f"{'':<18}{row['shape']:<16}{timing}{ratios}")
+                timing = (
+                    f"{row['max_ms']:7.2f}{row['fused_ms']:8.2f}{row['generic_ms']:9.2f}{row['reference_ms']:10.2f}"
+                )
+                ratios = f"{row['fused_ms'] / row['max_ms']:11.2f}{row['generic_ms'] / row['fused_ms']:15.2f}"
+                ratios += f"{row['reference_ms'] / row['fused_ms']:17.2f}{row['error']:12.1e}"
+                print(f"{'':<14}{row['shape']:<15}{timing}{ratios}")
             continue
-        measured = {}
-        for variant in WORKLOADS[workload][4]:
-            command = [sys.executable, __file__, "--single", workload, variant, *passthrough]
-            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()
-            measured[variant] = json.loads(output[-1])
-        baseline, lift = measured[next(iter(measured))], measured["lift"]
-        time_ratio, memory_ratio = lift["ms"] / baseline["ms"], lift["peak_mb"] / baseline["peak_mb"]
-        results[workload] = {**measured, "time_ratio": time_ratio, "memory_ratio": memory_ratio}
-        cells = "  ".join(f"{k}: {v['ms']:8.1f} ms {v['peak_mb']:6.0f} MB" for k, v in measured.items())
-        print(f"{workload:<10}{cells}  lift/baseline: time {time_ratio:.2f}x, memory {memory_ratio:.2f}x")
+        variants = _variants(workload, options)
+        runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+        for _ in range(options.rounds):
+            for variant in variants:
+                runs[variant].append(_subprocess(["--single", workload, variant], passthrough))
+        times = {v: statistics.median(r["ms"] for r in runs[v]) for v in variants}
+        peak = {v: max(r["peak_mb"] for r in runs[v]) for v in variants}
+        saved = {v: saved_activation_mb(workload, v, options) for v in WORKLOADS[workload][4]}
+        baseline = variants[0]
+        ratios = {
+            "time_ratio": times["lift"] / times[baseline],
+            "peak_memory_ratio": peak["lift"] / peak[baseline],
+            "saved_activation_ratio": saved["lift"] / saved[baseline],
+        }
+        results[workload] = {"ms": times, "peak_mb": peak, "saved_activation_mb": saved, **ratios}
+        cells = "  ".join(f"{v}: {times[v]:7.1f} ms {peak[v]:6.0f} MB" for v in WORKLOADS[workload][4])
+        line = f"{workload:<9} {cells}  lift/{baseline}: time {ratios['time_ratio']:.2f}x, peak memory "
+        line += f"{ratios['peak_memory_ratio']:.2f}x, saved activations {ratios['saved_activation_ratio']:.2f}x"
+        if EAGER in times:
+            results[workload]["compiled_over_eager"] = times["lift"] / times[EAGER]
+            line += f"; compiled/eager lift: {times['lift'] / times[EAGER]:.2f}x"
+        print(line, flush=True)
     if options.json:
         options.json.write_text(json.dumps(results, indent=2))
 

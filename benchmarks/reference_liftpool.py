@@ -1,8 +1,8 @@
 """A deliberately plain LiftDownPool2d, written straight from the paper's equations, to check and time the
 production layer against: permute the lifting axis last, flatten to (N*rows, C, L), ``nn.functional.conv1d`` with
-``F.pad``, three separate 1D lifts, no batching of passes. Only ``padding_mode`` ``zeros`` and ``replicate`` and even
-sizes (what ``F.pad`` handles everywhere); it borrows the production layer's parameters so both compute the same
-function."""
+``F.pad``, three separate 1D lifts, no batching of passes. Only ``padding_mode`` ``zeros``, ``replicate`` and
+``symmetric`` (flipped border slices, for pads no longer than the signal) and even sizes; it borrows the production
+layer's parameters so both compute the same function."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from liftpool_lightning.nn.operators import LearnedLiftingOperator
 def _operator(op: LearnedLiftingOperator, x: Tensor) -> Tensor:
     """P or U on (B, C, L): Tanh(Conv1x1(ReLU(ConvK(x))))."""
     k = op.kernel_size
-    mode = "constant" if op.padding_mode == "zeros" else op.padding_mode
-    y = F.pad(x, ((k - 1) // 2, k // 2), mode=mode)
+    left, right = (k - 1) // 2, k // 2
+    if op.padding_mode == "symmetric":  # b a | a b c | c b
+        y = torch.cat((x[..., :left].flip(-1), x, x[..., x.shape[-1] - right :].flip(-1)), dim=-1)
+    else:
+        y = F.pad(x, (left, right), mode="constant" if op.padding_mode == "zeros" else op.padding_mode)
     y = torch.relu(F.conv1d(y, op.weight, op.bias, groups=op.groups))
     y = F.conv1d(y, op.pointwise_weight.unsqueeze(-1), op.pointwise_bias, groups=op.pointwise_groups)
     return torch.tanh(y)
@@ -41,8 +44,10 @@ def _lift_last_axis(x: Tensor, predict: LearnedLiftingOperator, update: LearnedL
 
 def reference_forward(layer: LiftDownPool2d, x: Tensor) -> tuple[dict[str, Tensor], Tensor, Tensor]:
     """Sub-bands and summed constraint losses of ``layer`` (learned, shared weights) for an even-sized ``x``."""
-    if layer.lifting != "learned" or not layer.share_weights or layer.padding_mode not in ("zeros", "replicate"):
-        raise ValueError("the reference covers learned, shared, zeros/replicate layers only")
+    if layer.lifting != "learned" or not layer.share_weights:
+        raise ValueError("the reference covers learned, shared layers only")
+    if layer.padding_mode not in ("zeros", "replicate", "symmetric"):
+        raise ValueError("the reference covers padding_mode zeros, replicate and symmetric only")
     if x.shape[-1] % 2 or x.shape[-2] % 2:
         raise ValueError("the reference covers even sizes only")
     s, d, cu_w, cp_w = _lift_last_axis(x, layer.predict, layer.update)  # along W

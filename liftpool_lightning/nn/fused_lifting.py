@@ -199,19 +199,19 @@ def _mean_square(x: Tensor) -> Tensor:
     return torch.dot(flat, flat) / flat.numel()
 
 
-def _weights(tensors: list[Tensor | None]) -> tuple[OperatorWeights, OperatorWeights]:
-    return OperatorWeights(*tensors[:4]), OperatorWeights(*tensors[4:])
+def _weights(tensors: list[Tensor]) -> tuple[OperatorWeights, OperatorWeights]:
+    """P's and U's weights from the ops' flat list, where an empty tensor stands for a missing bias."""
+    given = [t if t.numel() else None for t in tensors]
+    return OperatorWeights(*given[:4]), OperatorWeights(*given[4:])
 
 
-def _optional(grads: list[Tensor], weights: list[Tensor | None]) -> list[Tensor | None]:
-    return [None if w is None else g for g, w in zip(grads, weights, strict=True)]
+def _flat(predict: OperatorWeights, update: OperatorWeights, like: Tensor) -> list[Tensor]:
+    return [like.new_empty(0) if t is None else t for t in (*predict, *update)]
 
 
 # ---------------------------------------------------------------------------------------------- forward step
 @torch.library.custom_op("liftpool::lift_rows", mutates_args=())
-def _lift_rows(
-    x: Tensor, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor | None]
-) -> list[Tensor]:
+def _lift_rows(x: Tensor, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor]) -> list[Tensor]:
     """[bands, c_u, c_p, difference, (padded, hidden, value) of P, of U]; ``difference`` = s - x_o (with losses)."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
     predict, update = _weights(weights)
@@ -250,7 +250,7 @@ def _lift_rows_backward(
     left: int,
     right: int,
     mode: str,
-    weights: list[Tensor | None],
+    weights: list[Tensor],
 ) -> list[Tensor]:
     """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)]."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
@@ -280,7 +280,7 @@ def _lift_rows_backward(
 
 @_lift_rows_backward.register_fake
 def _(grad_bands, grad_c_u, grad_c_p, saved, x_size, x_strides, left, right, mode, weights):
-    grads = [grad_bands.new_empty(w.shape if w is not None else (0,)) for w in weights]
+    grads = [grad_bands.new_empty(w.shape) for w in weights]
     return [_new_empty(grad_bands, x_size, x_strides), *grads]
 
 
@@ -288,19 +288,9 @@ def _setup_lift(ctx, inputs, output) -> None:
     x, left, right, mode, _, weights = inputs
     ctx.options = (left, right, mode)
     ctx.x_layout = (list(x.shape), _dense_strides(x))
-    ctx.present = [w is not None for w in weights]
     ctx.mark_non_differentiable(*output[3:])  # kept for the backward, not results
     ctx.set_materialize_grads(False)  # no zero-filled gradients for unused outputs
-    ctx.save_for_backward(output[0], *output[3:], *(w for w in weights if w is not None))
-
-
-def _saved_weights(ctx, tensors: list[Tensor]) -> list[Tensor | None]:
-    given = iter(tensors)
-    return [next(given) if present else None for present in ctx.present]
-
-
-def _parameter_grads(ctx, grads: list[Tensor]) -> list[Tensor | None]:
-    return [g if present else None for g, present in zip(grads, ctx.present, strict=True)]
+    ctx.save_for_backward(output[0], *output[3:], *weights)
 
 
 def _backward_lift(ctx, grads):
@@ -309,11 +299,11 @@ def _backward_lift(ctx, grads):
     grad_bands = torch.zeros_like(bands) if grad_bands is None else grad_bands
     grad_c_u = bands.new_zeros(()) if grad_c_u is None else grad_c_u
     grad_c_p = bands.new_zeros(()) if grad_c_p is None else grad_c_p
-    weights = _saved_weights(ctx, rest[6:])
+    weights = list(rest[6:])
     result = _lift_rows_backward(
         grad_bands, grad_c_u, grad_c_p, [bands, difference, *rest[:6]], *ctx.x_layout, *ctx.options, weights
     )
-    return result[0], None, None, None, None, _parameter_grads(ctx, result[1:])
+    return result[0], None, None, None, None, result[1:]
 
 
 _lift_rows.register_autograd(_backward_lift, setup_context=_setup_lift)
@@ -332,7 +322,7 @@ def _unlift_output(bands: Tensor, channels_first: bool) -> Tensor:
 
 @torch.library.custom_op("liftpool::unlift_rows", mutates_args=())
 def _unlift_rows(
-    bands: Tensor, left: int, right: int, mode: str, channels_first: bool, weights: list[Tensor | None]
+    bands: Tensor, left: int, right: int, mode: str, channels_first: bool, weights: list[Tensor]
 ) -> list[Tensor]:
     """[x, (padded, hidden, value) of P, of U]: the inverse step ``x_e = s - U(d)``, ``x_o = d + P(x_e)``."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
@@ -357,7 +347,7 @@ def _(bands, left, right, mode, channels_first, weights):
 
 @torch.library.custom_op("liftpool::unlift_rows_backward", mutates_args=())
 def _unlift_rows_backward(
-    grad_x: Tensor, saved: list[Tensor], left: int, right: int, mode: str, weights: list[Tensor | None]
+    grad_x: Tensor, saved: list[Tensor], left: int, right: int, mode: str, weights: list[Tensor]
 ) -> list[Tensor]:
     """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
@@ -376,29 +366,39 @@ def _unlift_rows_backward(
 @_unlift_rows_backward.register_fake
 def _(grad_x, saved, left, right, mode, weights):
     grad_even, _ = _even_odd(grad_x)
-    grads = [grad_x.new_empty(w.shape if w is not None else (0,)) for w in weights]
+    grads = [grad_x.new_empty(w.shape) for w in weights]
     return [grad_x.new_empty(2, *grad_even.shape), *grads]
 
 
 def _setup_unlift(ctx, inputs, output) -> None:
     _, left, right, mode, _, weights = inputs
     ctx.options = (left, right, mode)
-    ctx.present = [w is not None for w in weights]
     ctx.mark_non_differentiable(*output[1:])  # kept for the backward, not results
     ctx.set_materialize_grads(False)
-    ctx.save_for_backward(*output[1:], *(w for w in weights if w is not None))
+    ctx.save_for_backward(*output[1:], *weights)
 
 
 def _backward_unlift(ctx, grads):
     saved = ctx.saved_tensors
     grad_x = grads[0]
     if grad_x is None:
-        return None, None, None, None, None, [None] * len(ctx.present)
-    result = _unlift_rows_backward(grad_x, list(saved[:6]), *ctx.options, _saved_weights(ctx, saved[6:]))
-    return result[0], None, None, None, None, _parameter_grads(ctx, result[1:])
+        return None, None, None, None, None, [None] * 8
+    result = _unlift_rows_backward(grad_x, list(saved[:6]), *ctx.options, list(saved[6:]))
+    return result[0], None, None, None, None, result[1:]
 
 
 _unlift_rows.register_autograd(_backward_unlift, setup_context=_setup_unlift)
+
+
+def _no_double_backward(ctx, *grads):
+    raise RuntimeError(
+        "LiftPool's fused path is differentiable once; for double backward (e.g. a gradient penalty) build the "
+        "layer with fused=False"
+    )
+
+
+for _backward_op in (_lift_rows_backward, _unlift_rows_backward):
+    _backward_op.register_autograd(_no_double_backward)
 
 
 # ---------------------------------------------------------------------------------------------- public steps
@@ -410,7 +410,7 @@ def lift_rows(
     Returns ``bands`` ``(2, *batch, L/2, R, C)`` (``bands[0]`` = s, ``bands[1]`` = d), ``c_u`` and ``c_p`` (means of
     squares as in ``lifting.lift``; zeros without ``with_losses``). Differentiable once (no double backward).
     """
-    bands, c_u, c_p, *_ = _lift_rows(x, *padding, with_losses, [*predict, *update])
+    bands, c_u, c_p, *_ = _lift_rows(x, *padding, with_losses, _flat(predict, update, x))
     return bands, c_u, c_p
 
 
@@ -421,4 +421,4 @@ def unlift_rows(
 
     ``channels_first``: see ``_unlift_output``. Differentiable once (no double backward).
     """
-    return _unlift_rows(bands.contiguous(), *padding, channels_first, [*predict, *update])[0]
+    return _unlift_rows(bands.contiguous(), *padding, channels_first, _flat(predict, update, bands))[0]

@@ -1,0 +1,31 @@
+"""The benchmark script's building blocks work (it is a script, not a timed test: no times are asserted)."""
+
+import argparse
+
+import torch
+
+from benchmarks.bench_liftpool import _layer_steps, saved_activation_mb, time_alternating
+
+
+def test_time_alternating_runs_every_step_in_turn() -> None:
+    calls: list[str] = []
+    steps = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = time_alternating(steps, "cpu", warmup=1, repeats=3)
+    assert calls == ["a", "b"] * 4
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+
+
+def test_layer_steps_check_the_fused_layer_against_the_reference() -> None:
+    steps, error = _layer_steps((2, 8, 8, 8), "cpu")
+    assert set(steps) == {"max", "fused", "generic", "reference"}
+    assert error < 1e-4
+    for step in steps.values():
+        step()
+
+
+def test_saved_activations_count_what_backward_keeps() -> None:
+    options = argparse.Namespace(device="cpu")
+    baseline = saved_activation_mb("vgg13", "max", options)
+    lift = saved_activation_mb("vgg13", "lift", options)
+    assert 100 < baseline < lift  # VGG13-BN keeps ~180 MB at batch 64; LiftPool's steps keep more
+    assert torch.get_default_dtype() == torch.float32
