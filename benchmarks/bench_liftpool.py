@@ -172,6 +172,7 @@ def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callabl
 
 
 def measure_layers(options: argparse.Namespace) -> list[dict]:
+    torch.manual_seed(0)
     rows = []
     for shape in LAYER_SHAPES:
         steps, error = _layer_steps(shape, options.device)
