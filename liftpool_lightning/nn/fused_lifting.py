@@ -12,7 +12,8 @@ tensors no longer fit in cache. So this module:
   contiguous rows; on CPU each is one oneDNN call with its activation fused (``relu``, ``tanh``);
 * has a hand-written backward that makes one pass per step where autograd makes several (no fills, no scatters,
   gradients written interleaved in place), and keeps per P/U only its padded input, ``relu`` output and ``tanh``
-  output, the minimum its backward reads;
+  output (the update constraint's residual ``s - x_o`` is recomputed from the step's input, which the layers around
+  keep anyway);
 * writes a step's outputs into one buffer ``(2, *batch, L/2, R, C)`` (low, high), so the next axis lifts both bands
   with the shared weights as one batch, without a copy.
 
@@ -212,7 +213,7 @@ def _flat(predict: OperatorWeights, update: OperatorWeights, like: Tensor) -> li
 # ---------------------------------------------------------------------------------------------- forward step
 @torch.library.custom_op("liftpool::lift_rows", mutates_args=())
 def _lift_rows(x: Tensor, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor]) -> list[Tensor]:
-    """[bands, c_u, c_p, difference, (padded, hidden, value) of P, of U]; ``difference`` = s - x_o (with losses)."""
+    """[bands, c_u, c_p, (padded, hidden, value) of P, of U]."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
     predict, update = _weights(weights)
     even, odd = _even_odd(x)
@@ -223,11 +224,10 @@ def _lift_rows(x: Tensor, left: int, right: int, mode: str, with_losses: bool, w
     even_dense = at_p.padded.narrow(x.ndim - 3, left, even.shape[-3])  # x_e again, read densely (x may be NCHW)
     s = torch.add(even_dense, at_u.value, out=bands[0])
     if with_losses:
-        difference = s - odd
-        c_u, c_p = _mean_square(difference), _mean_square(d)
+        c_u, c_p = F.mse_loss(s, odd), _mean_square(d)
     else:
-        difference, c_u, c_p = x.new_empty(0), x.new_zeros(()), x.new_zeros(())
-    return [bands, c_u, c_p, difference, *at_p, *at_u]
+        c_u, c_p = x.new_zeros(()), x.new_zeros(())
+    return [bands, c_u, c_p, *at_p, *at_u]
 
 
 @_lift_rows.register_fake
@@ -235,8 +235,7 @@ def _(x, left, right, mode, with_losses, weights):
     even, _ = _even_odd(x)
     padded_shape = (*even.shape[:-3], left + even.shape[-3] + right, *even.shape[-2:])
     activations = [x.new_empty(shape) for shape in (padded_shape, even.shape, even.shape) * 2]
-    difference = x.new_empty(even.shape if with_losses else (0,))
-    return [x.new_empty(2, *even.shape), x.new_empty(()), x.new_empty(()), difference, *activations]
+    return [x.new_empty(2, *even.shape), x.new_empty(()), x.new_empty(()), *activations]
 
 
 @torch.library.custom_op("liftpool::lift_rows_backward", mutates_args=())
@@ -254,14 +253,15 @@ def _lift_rows_backward(
 ) -> list[Tensor]:
     """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)]."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
-    bands, difference, *activations = saved
+    bands, x, *activations = saved  # x: the step's input, or an empty tensor when there are no losses
     at_p, at_u = _Activations(*activations[:3]), _Activations(*activations[3:])
     predict, update = _weights(weights)
     d = bands[1]
     grad_s, grad_d = grad_bands[0], grad_bands[1]
     scale = 2.0 / d.numel()
-    with_losses = difference.numel() > 0
-    if with_losses:  # c_u = mean((s - x_o)^2), c_p = mean(d^2)
+    with_losses = x.numel() > 0
+    if with_losses:  # c_u = mean((s - x_o)^2), c_p = mean(d^2); s - x_o recomputed rather than kept
+        difference = bands[0] - _even_odd(x)[1]
         grad_s = torch.addcmul(grad_s, difference, grad_c_u * scale)
         grad_d = torch.addcmul(grad_d, d, grad_c_p * scale)
     grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, 1.0)  # s = x_e + U(d)
@@ -285,23 +285,24 @@ def _(grad_bands, grad_c_u, grad_c_p, saved, x_size, x_strides, left, right, mod
 
 
 def _setup_lift(ctx, inputs, output) -> None:
-    x, left, right, mode, _, weights = inputs
+    x, left, right, mode, with_losses, weights = inputs
     ctx.options = (left, right, mode)
     ctx.x_layout = (list(x.shape), _dense_strides(x))
     ctx.mark_non_differentiable(*output[3:])  # kept for the backward, not results
     ctx.set_materialize_grads(False)  # no zero-filled gradients for unused outputs
-    ctx.save_for_backward(output[0], *output[3:], *weights)
+    losses_input = x if with_losses else x.new_empty(0)  # c_u's gradient reads x_o
+    ctx.save_for_backward(output[0], losses_input, *output[3:], *weights)
 
 
 def _backward_lift(ctx, grads):
-    bands, difference, *rest = ctx.saved_tensors
+    bands, losses_input, *rest = ctx.saved_tensors
     grad_bands, grad_c_u, grad_c_p = grads[:3]
     grad_bands = torch.zeros_like(bands) if grad_bands is None else grad_bands
     grad_c_u = bands.new_zeros(()) if grad_c_u is None else grad_c_u
     grad_c_p = bands.new_zeros(()) if grad_c_p is None else grad_c_p
     weights = list(rest[6:])
     result = _lift_rows_backward(
-        grad_bands, grad_c_u, grad_c_p, [bands, difference, *rest[:6]], *ctx.x_layout, *ctx.options, weights
+        grad_bands, grad_c_u, grad_c_p, [bands, losses_input, *rest[:6]], *ctx.x_layout, *ctx.options, weights
     )
     return result[0], None, None, None, None, result[1:]
 
