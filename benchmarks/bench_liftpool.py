@@ -75,13 +75,18 @@ def _peak_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _network(workload: str, variant: str, device: str) -> torch.nn.Module:
+    name, classes, _, size, variants = WORKLOADS[workload]
+    pooling = variants["lift" if variant == EAGER else variant]
+    return create_network(name, classes, input_size=min(size, 64), **pooling).to(device)
+
+
 def training_step(workload: str, variant: str, options: argparse.Namespace) -> Callable[[], None]:
     """A closure running one full training step of ``workload`` with pooling ``variant``."""
-    name, classes, batch, size, variants = WORKLOADS[workload]
+    _, classes, batch, size, _ = WORKLOADS[workload]
     compiled = options.compile and variant != EAGER
-    model = create_network(name, classes, input_size=min(size, 64), **variants["lift" if variant == EAGER else variant])
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
-    model = model.to(options.device).to(memory_format=memory_format)
+    model = _network(workload, variant, options.device).to(memory_format=memory_format)
     step_model = torch.compile(model) if compiled else model
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(batch, 3, size, size, device=options.device).contiguous(memory_format=memory_format)
@@ -106,9 +111,8 @@ def _variants(workload: str, options: argparse.Namespace) -> list[str]:
 
 def saved_activation_mb(workload: str, variant: str, options: argparse.Namespace) -> float:
     """Megabytes of the distinct tensors autograd keeps for backward during one training forward pass."""
-    name, classes, batch, size, variants = WORKLOADS[workload]
-    model = create_network(name, classes, input_size=min(size, 64), **variants["lift" if variant == EAGER else variant])
-    model = model.to(options.device)
+    _, _, batch, size, _ = WORKLOADS[workload]
+    model = _network(workload, variant, options.device)
     storages: dict[int, int] = {}
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:

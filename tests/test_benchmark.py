@@ -2,8 +2,6 @@
 
 import argparse
 
-import torch
-
 from benchmarks.bench_liftpool import _layer_steps, saved_activation_mb, time_alternating
 
 
@@ -28,4 +26,3 @@ def test_saved_activations_count_what_backward_keeps() -> None:
     baseline = saved_activation_mb("vgg13", "max", options)
     lift = saved_activation_mb("vgg13", "lift", options)
     assert 100 < baseline < lift  # VGG13-BN keeps ~180 MB at batch 64; LiftPool's steps keep more
-    assert torch.get_default_dtype() == torch.float32

@@ -25,6 +25,7 @@ values and gradients against the generic path.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
@@ -58,13 +59,15 @@ def lifting_padding(kernel_size: int, mode: PaddingMode) -> Padding:
 
 
 # ---------------------------------------------------------------------------------------------- kernels on rows
-def _border_sources(n: int, padding: Padding) -> list[tuple[int, int]]:
-    """(position in the padded signal, source sample) of every border sample; none for ``zeros``."""
+@functools.lru_cache(maxsize=256)
+def _border_sources(n: int, padding: Padding) -> tuple[tuple[int, int], ...]:
+    """(position in the padded signal, source sample) of every border sample; none for ``zeros``. Cached: a layer
+    asks for the same few lengths at every step."""
     if padding.mode == "zeros":
-        return []
+        return ()
     index = padding_index(n, padding.left, padding.right, padding.mode, torch.device("cpu")).tolist()
     positions = [*range(padding.left), *range(padding.left + n, padding.left + n + padding.right)]
-    return [(position, index[position]) for position in positions]
+    return tuple((position, index[position]) for position in positions)
 
 
 def _pad_rows(z: Tensor, padding: Padding) -> Tensor:
@@ -167,10 +170,13 @@ def _operator_backward(grad: Tensor, saved: _Activations, weights: OperatorWeigh
     grad_padded, grad_kernel, grad_bias = _conv_backward(
         grad_hidden, _as_images(saved.padded), kernel, weights.bias is not None
     )
-    parameters = [grad_kernel.view_as(weights.weight), grad_bias, grad_pointwise.view_as(weights.pointwise_weight)]
-    parameters.append(grad_pointwise_bias)
-    parameters = [grad_kernel.new_empty(0) if g is None else g * sign if sign != 1 else g for g in parameters]
-    return [_as_rows(grad_padded, batch), *parameters]
+    parameters = (
+        grad_kernel.view_as(weights.weight),
+        grad_bias,
+        grad_pointwise.view_as(weights.pointwise_weight),
+        grad_pointwise_bias,
+    )
+    return [_as_rows(grad_padded, batch), *(grad_kernel.new_empty(0) if g is None else g * sign for g in parameters)]
 
 
 def _even_odd(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -198,6 +204,12 @@ def _new_empty(reference: Tensor, size: list[int], strides: list[int]) -> Tensor
 def _mean_square(x: Tensor) -> Tensor:
     flat = x.reshape(-1)
     return torch.dot(flat, flat) / flat.numel()
+
+
+def _activation_shapes(half: torch.Size, padding_left: int, padding_right: int) -> list[tuple[int, ...]]:
+    """Shapes of (padded, hidden, value) of P then U for a step whose half-length rows are ``half`` (fake ops)."""
+    padded = (*half[:-3], padding_left + half[-3] + padding_right, *half[-2:])
+    return [padded, tuple(half), tuple(half)] * 2
 
 
 def _weights(tensors: list[Tensor]) -> tuple[OperatorWeights, OperatorWeights]:
@@ -233,8 +245,7 @@ def _lift_rows(x: Tensor, left: int, right: int, mode: str, with_losses: bool, w
 @_lift_rows.register_fake
 def _(x, left, right, mode, with_losses, weights):
     even, _ = _even_odd(x)
-    padded_shape = (*even.shape[:-3], left + even.shape[-3] + right, *even.shape[-2:])
-    activations = [x.new_empty(shape) for shape in (padded_shape, even.shape, even.shape) * 2]
+    activations = [x.new_empty(shape) for shape in _activation_shapes(even.shape, left, right)]
     return [x.new_empty(2, *even.shape), x.new_empty(()), x.new_empty(()), *activations]
 
 
@@ -340,9 +351,7 @@ def _unlift_rows(
 
 @_unlift_rows.register_fake
 def _(bands, left, right, mode, channels_first, weights):
-    half = bands.shape[1:]
-    padded_shape = (*half[:-3], left + half[-3] + right, *half[-2:])
-    activations = [bands.new_empty(shape) for shape in (padded_shape, half, half) * 2]
+    activations = [bands.new_empty(shape) for shape in _activation_shapes(bands.shape[1:], left, right)]
     return [_unlift_output(bands, channels_first), *activations]
 
 
