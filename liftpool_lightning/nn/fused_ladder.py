@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from liftpool_lightning.nn import fused_lifting, native_lifting
 from liftpool_lightning.nn.constants import PaddingMode
-from liftpool_lightning.nn.fused_lifting import OperatorWeights, lift_rows, lifting_padding, unlift_rows
+from liftpool_lightning.nn.fused_lifting import OperatorWeights, lifting_padding
 from liftpool_lightning.nn.lifting import even_length, fit_length
 
 
@@ -54,7 +55,8 @@ def analysis(
         axis = buffer.ndim - 2 - level
         buffer = even_length(buffer, axis, ceil_mode, padding_mode)
         trailing = buffer.shape[axis + 1 : -1]
-        bands, step_c_u, step_c_p = lift_rows(_rows(buffer, axis), padding, with_losses, predict, update)
+        steps = native_lifting if native_lifting.serves(buffer) else fused_lifting
+        bands, step_c_u, step_c_p = steps.lift_rows(_rows(buffer, axis), padding, with_losses, predict, update)
         buffer = _unrows(bands, trailing)
         if level:
             buffer = buffer.flatten(0, 1)
@@ -85,7 +87,8 @@ def synthesis(
         trailing = buffer.shape[axis + 1 : -1]
         pairs = buffer.unflatten(0, (2, buffer.shape[0] // 2))
         last = level == 0
-        merged = unlift_rows(_rows(pairs, axis + 1), padding, last and channels_first, predict, update)
+        steps = native_lifting if native_lifting.serves(buffer) else fused_lifting
+        merged = steps.unlift_rows(_rows(pairs, axis + 1), padding, last and channels_first, predict, update)
         buffer = fit_length(_unrows(merged, trailing), axis, input_size[-1 - level])
     return buffer.squeeze(0).movedim(-1, 1)
 

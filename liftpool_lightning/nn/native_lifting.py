@@ -1,0 +1,272 @@
+"""The lifting steps of ``fused_lifting`` as C++ loops on CPU (float32 / float64), built on first use.
+
+``fused_lifting`` runs a step as ~25 PyTorch / oneDNN calls, each a pass over the step's tensors; on a CPU their
+per-call cost and passes dominate, not the arithmetic. ``csrc/lifting_cpu.cpp`` does a whole step (both operators,
+the losses) in one loop over "slabs" (one ``L x R x C`` block of the rows, independent of the others) that stay in
+cache, vectorised over channels with ATen's ``Vectorized`` and run in parallel with ``at::parallel_for``. Its backward
+recomputes P and U from the step's input, so a step keeps nothing but its input and output bands for the backward.
+
+The extension is compiled with ``torch.utils.cpp_extension.load`` the first time a layer runs on CPU (about 30 s;
+cached in ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, and rebuilt when the source changes). It
+needs a C++ compiler and ninja. Where the build fails the layers warn once and use ``fused_lifting``, which computes
+the same function; ``LIFTPOOL_NATIVE=0`` skips the build. Each step is a ``torch.library`` custom op, like
+``fused_lifting``'s, so torch.compile keeps it as one node.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from torch import Tensor
+
+from liftpool_lightning.nn.fused_lifting import (
+    OperatorWeights,
+    Padding,
+    _border_sources,
+    _dense_strides,
+    _flat,
+    _new_empty,
+    _no_double_backward,
+    _unlift_output,
+)
+
+SOURCE = Path(__file__).parent / "csrc" / "lifting_cpu.cpp"
+DTYPES = (torch.float32, torch.float64)
+
+
+@functools.cache
+def extension() -> ModuleType | None:
+    """The compiled kernels, or None (``LIFTPOOL_NATIVE=0``, or the build failed: warned once)."""
+    if os.environ.get("LIFTPOOL_NATIVE", "1") == "0":
+        return None
+    from torch.utils import cpp_extension  # imported here: it is slow to import and only needed to build
+
+    flags = ["-O3", "-fopenmp"]
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability == "AVX512":
+        flags += [
+            "-mavx512f",
+            "-mavx512bw",
+            "-mavx512vl",
+            "-mavx512dq",
+            "-mfma",
+            "-DCPU_CAPABILITY=AVX512",
+            "-DCPU_CAPABILITY_AVX512",
+        ]
+    elif capability == "AVX2":
+        flags += ["-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
+    try:
+        return cpp_extension.load("liftpool_lifting_cpu", [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"])
+    except Exception as error:  # no compiler, no ninja, unsupported platform: the PyTorch path serves
+        message = str(error).strip().splitlines()
+        warnings.warn(
+            f"LiftPool's C++ CPU kernels could not be built ({message[-1] if message else type(error).__name__}); "
+            "using the slower PyTorch path (same results). Set LIFTPOOL_NATIVE=0 to skip the build.",
+            stacklevel=3,
+        )
+        return None
+
+
+@torch.compiler.assume_constant_result  # torch.compile: a constant of the graph, not traced (no graph break)
+def built() -> bool:
+    """Whether the extension is there (builds it on the first call)."""
+    return extension() is not None
+
+
+def serves(x: Tensor) -> bool:
+    """Whether the C++ kernels run steps on ``x`` (a CPU float32/float64 tensor and the extension built)."""
+    return x.device.type == "cpu" and x.dtype in DTYPES and built()
+
+
+@functools.lru_cache(maxsize=256)
+def tap_sources(n: int, padding: Padding) -> list[int]:
+    """Source sample of each of the ``n + K - 1`` samples of the padded signal; -1 for a zero."""
+    sources = [-1] * (padding.left + n + padding.right)
+    sources[padding.left : padding.left + n] = range(n)
+    for position, source in _border_sources(n, padding):
+        sources[position] = source
+    return sources
+
+
+def _five_d(rows: Tensor) -> Tensor | None:
+    """Rows ``(*batch, L, R, C)`` as a ``(B1, B2, L, R, C)`` view, or None where no view merges the batch axes."""
+    batch, tail = rows.shape[:-3], rows.shape[-3:]
+    if len(batch) <= 2:
+        return rows.view(*([1] * (2 - len(batch))), *batch, *tail)
+    for split in range(1, len(batch)):
+        try:
+            return rows.view(batch[:split].numel(), batch[split:].numel(), *tail)
+        except RuntimeError:
+            continue
+    return None
+
+
+def _weights_list(weights: list[Tensor]) -> list[Tensor]:
+    return [w.detach() for w in weights]
+
+
+# ---------------------------------------------------------------------------------------------- forward step
+@torch.library.custom_op("liftpool::native_lift_rows", mutates_args=())
+def _native_lift(x: Tensor, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor]) -> list[Tensor]:
+    """[bands (2, *batch, L/2, R, C), c_u, c_p]."""
+    sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
+    rows = _five_d(x)
+    if rows is None:
+        rows = _five_d(x.contiguous())
+    bands, sums = extension().lift_forward(rows, sources, _weights_list(weights), with_losses)
+    count = bands[0].numel()
+    totals = sums.tolist() if with_losses else [0.0, 0.0]
+    c_u, c_p = (x.new_tensor(total / count) for total in totals)
+    return [bands.view(2, *x.shape[:-3], *bands.shape[-3:]), c_u, c_p]
+
+
+@_native_lift.register_fake
+def _(x, left, right, mode, with_losses, weights):
+    half = (*x.shape[:-3], x.shape[-3] // 2, *x.shape[-2:])
+    return [x.new_empty(2, *half), x.new_empty(()), x.new_empty(())]
+
+
+@torch.library.custom_op("liftpool::native_lift_rows_backward", mutates_args=())
+def _native_lift_backward(
+    grad_bands: Tensor,
+    grad_c_u: Tensor,
+    grad_c_p: Tensor,
+    x: Tensor,
+    bands: Tensor,
+    x_strides: list[int],
+    left: int,
+    right: int,
+    mode: str,
+    weights: list[Tensor],
+) -> list[Tensor]:
+    """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)]."""
+    sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
+    grad_x = _new_empty(bands, list(x.shape), x_strides)
+    grad_rows = _five_d(grad_x)
+    if grad_rows is None:  # a layout no 5-D view covers: work on a contiguous gradient
+        grad_x = bands.new_empty(x.shape)
+        grad_rows = _five_d(grad_x)
+    rows = _five_d(x)
+    if rows is None:
+        rows = _five_d(x.contiguous())
+    count = bands[0].numel()
+    grads = extension().lift_backward(
+        grad_bands.reshape(2, *rows.shape[:2], *grad_bands.shape[-3:]),
+        grad_c_u.item() / count,
+        grad_c_p.item() / count,
+        rows,
+        bands.view(2, *rows.shape[:2], *bands.shape[-3:]),
+        grad_rows,
+        sources,
+        _weights_list(weights),
+    )
+    return [grad_x, *grads]
+
+
+@_native_lift_backward.register_fake
+def _(grad_bands, grad_c_u, grad_c_p, x, bands, x_strides, left, right, mode, weights):
+    return [_new_empty(bands, list(x.shape), x_strides), *(w.new_empty(w.shape) for w in weights)]
+
+
+def _setup_lift(ctx, inputs, output) -> None:
+    x, left, right, mode, _, weights = inputs
+    ctx.padding = (left, right, mode)
+    ctx.x_strides = _dense_strides(x)
+    ctx.set_materialize_grads(False)
+    ctx.save_for_backward(x, output[0], *weights)
+
+
+def _backward_lift(ctx, grads):
+    x, bands, *weights = ctx.saved_tensors
+    grad_bands, grad_c_u, grad_c_p = grads
+    grad_bands = torch.zeros_like(bands) if grad_bands is None else grad_bands
+    grad_c_u = bands.new_zeros(()) if grad_c_u is None else grad_c_u
+    grad_c_p = bands.new_zeros(()) if grad_c_p is None else grad_c_p
+    result = _native_lift_backward(grad_bands, grad_c_u, grad_c_p, x, bands, ctx.x_strides, *ctx.padding, weights)
+    return result[0], None, None, None, None, result[1:]
+
+
+_native_lift.register_autograd(_backward_lift, setup_context=_setup_lift)
+
+
+# ---------------------------------------------------------------------------------------------- inverse step
+@torch.library.custom_op("liftpool::native_unlift_rows", mutates_args=())
+def _native_unlift(
+    bands: Tensor, left: int, right: int, mode: str, channels_first: bool, weights: list[Tensor]
+) -> Tensor:
+    """Rows ``(*batch, 2n, R, C)`` from bands ``(2, *batch, n, R, C)`` (contiguous)."""
+    sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
+    out = _unlift_output(bands, channels_first)
+    out_rows = _five_d(out)
+    if out_rows is None:
+        out = _unlift_output(bands, False)
+        out_rows = _five_d(out)
+    band_rows = bands.view(2, *out_rows.shape[:2], *bands.shape[-3:])
+    extension().unlift_forward(band_rows, out_rows, sources, _weights_list(weights))
+    return out
+
+
+@_native_unlift.register_fake
+def _(bands, left, right, mode, channels_first, weights):
+    return _unlift_output(bands, channels_first)
+
+
+@torch.library.custom_op("liftpool::native_unlift_rows_backward", mutates_args=())
+def _native_unlift_backward(
+    grad_x: Tensor, bands: Tensor, left: int, right: int, mode: str, weights: list[Tensor]
+) -> list[Tensor]:
+    """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]."""
+    sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
+    rows = _five_d(grad_x)
+    if rows is None:
+        rows = _five_d(grad_x.contiguous())
+    band_rows = bands.view(2, *rows.shape[:2], *bands.shape[-3:])
+    grad_bands, *grads = extension().unlift_backward(rows, band_rows, sources, _weights_list(weights))
+    return [grad_bands.view(bands.shape), *grads]
+
+
+@_native_unlift_backward.register_fake
+def _(grad_x, bands, left, right, mode, weights):
+    return [bands.new_empty(bands.shape), *(w.new_empty(w.shape) for w in weights)]
+
+
+def _setup_unlift(ctx, inputs, output) -> None:
+    bands, left, right, mode, _, weights = inputs
+    ctx.padding = (left, right, mode)
+    ctx.set_materialize_grads(False)
+    ctx.save_for_backward(bands, *weights)
+
+
+def _backward_unlift(ctx, grad_x):
+    bands, *weights = ctx.saved_tensors
+    if grad_x is None:
+        return None, None, None, None, None, [None] * len(weights)
+    result = _native_unlift_backward(grad_x, bands, *ctx.padding, weights)
+    return result[0], None, None, None, None, result[1:]
+
+
+_native_unlift.register_autograd(_backward_unlift, setup_context=_setup_unlift)
+
+for _backward_op in (_native_lift_backward, _native_unlift_backward):
+    _backward_op.register_autograd(_no_double_backward)
+
+
+# ---------------------------------------------------------------------------------------------- public steps
+def lift_rows(
+    x: Tensor, padding: Padding, with_losses: bool, predict: OperatorWeights, update: OperatorWeights
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``fused_lifting.lift_rows`` with the C++ kernel (check ``serves(x)`` first)."""
+    bands, c_u, c_p = _native_lift(x, *padding, with_losses, _flat(predict, update, x))
+    return bands, c_u, c_p
+
+
+def unlift_rows(
+    bands: Tensor, padding: Padding, channels_first: bool, predict: OperatorWeights, update: OperatorWeights
+) -> Tensor:
+    """``fused_lifting.unlift_rows`` with the C++ kernel (check ``serves(bands)`` first)."""
+    return _native_unlift(bands.contiguous(), *padding, channels_first, _flat(predict, update, bands))
