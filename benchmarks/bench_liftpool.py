@@ -11,6 +11,9 @@ Workloads (full training steps: forward, task loss + lifting losses, backward, S
   layers    one layer, forward + backward, over VGG13 shapes: MaxPool2d vs LiftDownPool2d (fused, the default),
             the generic autograd path (fused=False) and the plain reference written from the equations; the fused
             layer's bands, losses and gradients are checked against the reference on the way.
+LiftPool runs the C++ CPU kernels when they are built (float32/float64 on CPU, see liftpool_lightning/nn/
+native_lifting.py); --pytorch-steps adds the same model with LIFTPOOL_NATIVE=0 (the PyTorch steps, as on GPU), and the
+layers table always has both.
 Each variant runs in its own process (one model per process, as in training), --rounds times, the variants taking
 turns (max, lift, max, lift, ...), so a busy or throttled machine slows all of them alike; a process reports the
 median of --repeats steps after --warmup, and the table the median over rounds. Memory per variant: the peak of the
@@ -22,13 +25,15 @@ noisy. With --compile the models run under torch.compile and the eager LiftPool 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -38,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liftpool_lightning import lifting_loss
 from liftpool_lightning.models import create_network
+from liftpool_lightning.nn import native_lifting
 
 WORKLOADS = {
     "vgg13": ("vgg13_bn_cifar", 100, 64, 32, {"max": {}, "lift": {"pool": "lift"}}),
@@ -46,6 +52,7 @@ WORKLOADS = {
 }
 LAYER_SHAPES = [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)]
 EAGER = "lift (eager)"
+PYTORCH_STEPS = "lift (pytorch steps)"
 
 
 def _sync(device: str) -> None:
@@ -77,7 +84,7 @@ def _peak_mb(device: str) -> float:
 
 def _network(workload: str, variant: str, device: str) -> torch.nn.Module:
     name, classes, _, size, variants = WORKLOADS[workload]
-    pooling = variants["lift" if variant == EAGER else variant]
+    pooling = variants["lift" if variant in (EAGER, PYTORCH_STEPS) else variant]
     return create_network(name, classes, input_size=min(size, 64), **pooling).to(device)
 
 
@@ -106,7 +113,18 @@ def training_step(workload: str, variant: str, options: argparse.Namespace) -> C
 
 def _variants(workload: str, options: argparse.Namespace) -> list[str]:
     variants = list(WORKLOADS[workload][4])
-    return [*variants, EAGER] if options.compile else variants
+    return variants + [EAGER] * options.compile + [PYTORCH_STEPS] * options.pytorch_steps
+
+
+@contextlib.contextmanager
+def pytorch_steps() -> Iterator[None]:
+    """LiftPool's PyTorch steps instead of the C++ kernels, within the block."""
+    serves = native_lifting.serves
+    native_lifting.serves = lambda x: False
+    try:
+        yield
+    finally:
+        native_lifting.serves = serves
 
 
 def saved_activation_mb(workload: str, variant: str, options: argparse.Namespace) -> float:
@@ -140,7 +158,8 @@ def _max_error(fused: tuple[torch.Tensor, ...], reference: tuple[torch.Tensor, .
 
 
 def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callable[[], object]], float]:
-    """Steps of one layer shape (MaxPool2d, fused, generic, reference) and the fused/reference relative error."""
+    """Steps of one layer shape (MaxPool2d; fused with the C++ kernels where built, and with the PyTorch steps;
+    generic; reference) and the fused/reference relative error."""
     from benchmarks.reference_liftpool import reference_forward
     from liftpool_lightning import LiftDownPool2d
 
@@ -149,10 +168,11 @@ def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callabl
     generic = LiftDownPool2d(shape[1], device=device, fused=False)
     generic.load_state_dict(fused.state_dict())
 
-    def layer_step(layer: LiftDownPool2d) -> Callable[[], tuple[torch.Tensor, ...]]:
+    def layer_step(layer: LiftDownPool2d, native: bool = True) -> Callable[[], tuple[torch.Tensor, ...]]:
         def step() -> tuple[torch.Tensor, ...]:
-            out = layer(x)
-            grads = torch.autograd.grad(out.square().mean() + lifting_loss(layer), [x, *layer.parameters()])
+            with contextlib.nullcontext() if native else pytorch_steps():
+                out = layer(x)
+                grads = torch.autograd.grad(out.square().mean() + lifting_loss(layer), [x, *layer.parameters()])
             return tuple(t.detach() for t in (out, *grads))
 
         return step
@@ -166,10 +186,12 @@ def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callabl
     def max_step() -> None:
         F.max_pool2d(x, 2).square().mean().backward()
 
-    error = _max_error(layer_step(fused)(), reference_step())
+    expected = reference_step()
+    error = max(_max_error(layer_step(fused, native)(), expected) for native in (True, False))
     return {
         "max": max_step,
         "fused": layer_step(fused),
+        "torch_ops": layer_step(fused, native=False),
         "generic": layer_step(generic),
         "reference": reference_step,
     }, error
@@ -185,9 +207,10 @@ def measure_layers(options: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def _subprocess(arguments: list[str], passthrough: list[str]) -> object:
+def _subprocess(arguments: list[str], passthrough: list[str], native: bool) -> object:
     command = [sys.executable, __file__, *arguments, *passthrough]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    env = {**os.environ, **({} if native else {"LIFTPOOL_NATIVE": "0"})}
+    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout.strip().splitlines()
     return json.loads(output[-1])
 
 
@@ -200,6 +223,7 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models")
+    parser.add_argument("--pytorch-steps", action="store_true", help="add LiftPool with LIFTPOOL_NATIVE=0")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--rounds", type=int, default=3, help="processes per variant, taking turns")
     parser.add_argument("--single", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
@@ -214,13 +238,14 @@ def main() -> None:
     for workload in options.workloads:
         if workload == "layers":
             results["layers"] = rows = measure_layers(options)
-            print(f"{'layer fwd+bwd':<14}{'shape':<15}{'max':>7}{'fused':>8}{'generic':>9}{'reference':>10}"
-                  f"{'fused/max':>11}{'generic/fused':>15}{'reference/fused':>17}{'rel. error':>12}")  # fmt: skip
+            print(f"{'layer fwd+bwd':<14}{'shape':<15}{'max':>7}{'fused':>8}{'torch ops':>10}{'generic':>9}"
+                  f"{'reference':>10}{'fused/max':>11}{'torch ops/fused':>17}{'generic/fused':>15}"
+                  f"{'reference/fused':>17}{'rel. error':>12}")  # fmt: skip
             for row in rows:
-                timing = (
-                    f"{row['max_ms']:7.2f}{row['fused_ms']:8.2f}{row['generic_ms']:9.2f}{row['reference_ms']:10.2f}"
-                )
-                ratios = f"{row['fused_ms'] / row['max_ms']:11.2f}{row['generic_ms'] / row['fused_ms']:15.2f}"
+                timing = f"{row['max_ms']:7.2f}{row['fused_ms']:8.2f}{row['torch_ops_ms']:10.2f}"
+                timing += f"{row['generic_ms']:9.2f}{row['reference_ms']:10.2f}"
+                ratios = f"{row['fused_ms'] / row['max_ms']:11.2f}{row['torch_ops_ms'] / row['fused_ms']:17.2f}"
+                ratios += f"{row['generic_ms'] / row['fused_ms']:15.2f}"
                 ratios += f"{row['reference_ms'] / row['fused_ms']:17.2f}{row['error']:12.1e}"
                 print(f"{'':<14}{row['shape']:<15}{timing}{ratios}")
             continue
@@ -228,7 +253,9 @@ def main() -> None:
         runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
         for _ in range(options.rounds):
             for variant in variants:
-                runs[variant].append(_subprocess(["--single", workload, variant], passthrough))
+                runs[variant].append(
+                    _subprocess(["--single", workload, variant], passthrough, variant != PYTORCH_STEPS)
+                )
         times = {v: statistics.median(r["ms"] for r in runs[v]) for v in variants}
         peak = {v: max(r["peak_mb"] for r in runs[v]) for v in variants}
         saved = {v: saved_activation_mb(workload, v, options) for v in WORKLOADS[workload][4]}
@@ -245,6 +272,9 @@ def main() -> None:
         if EAGER in times:
             results[workload]["compiled_over_eager"] = times["lift"] / times[EAGER]
             line += f"; compiled/eager lift: {times['lift'] / times[EAGER]:.2f}x"
+        if PYTORCH_STEPS in times:
+            results[workload]["pytorch_steps_over_native"] = times[PYTORCH_STEPS] / times["lift"]
+            line += f"; pytorch steps: {times[PYTORCH_STEPS]:.1f} ms, {times[PYTORCH_STEPS] / times[baseline]:.2f}x"
         print(line, flush=True)
     if options.json:
         options.json.write_text(json.dumps(results, indent=2))

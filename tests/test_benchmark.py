@@ -15,7 +15,7 @@ def test_time_alternating_runs_every_step_in_turn() -> None:
 
 def test_layer_steps_check_the_fused_layer_against_the_reference() -> None:
     steps, error = _layer_steps((2, 8, 8, 8), "cpu")
-    assert set(steps) == {"max", "fused", "generic", "reference"}
+    assert set(steps) == {"max", "fused", "torch_ops", "generic", "reference"}
     assert error < 1e-4
     for step in steps.values():
         step()

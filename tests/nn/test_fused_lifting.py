@@ -1,6 +1,10 @@
 """The fused path (custom ops on a channels-last band buffer) computes what the generic autograd path computes:
 outputs, bands, losses and every gradient, for LiftDownPool and LiftUpPool in 1D/2D/3D, every padding mode, odd
-sizes, both ceil modes and both the oneDNN (float32/bfloat16 on CPU) and the plain-convolution (float64) kernels."""
+sizes, both ceil modes; every test runs with both implementations of the steps on CPU: the C++ kernels
+(``native_lifting``) and the PyTorch ones (``fused_lifting``: oneDNN for float32/bfloat16, plain convolutions for
+float64)."""
+
+import os
 
 import pytest
 import torch
@@ -15,13 +19,25 @@ from liftpool_lightning import (
     LiftUpPool3d,
     lifting_loss,
 )
-from liftpool_lightning.nn import fused_lifting
+from liftpool_lightning.nn import fused_lifting, native_lifting
 from liftpool_lightning.nn.fused_ladder import band_index
 from liftpool_lightning.nn.fused_lifting import Padding, _pad_rows
 from liftpool_lightning.nn.padding import pad_axis
 
 PAIRS = {1: (LiftDownPool1d, LiftUpPool1d), 2: (LiftDownPool2d, LiftUpPool2d), 3: (LiftDownPool3d, LiftUpPool3d)}
 TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-11}, torch.float32: {"rtol": 2e-4, "atol": 2e-5}}
+
+
+@pytest.fixture(autouse=True, params=["native", "pytorch"])
+def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with the C++ steps, then with the PyTorch steps."""
+    if request.param == "pytorch":
+        monkeypatch.setattr(native_lifting, "serves", lambda x: False)
+    elif os.environ.get("LIFTPOOL_NATIVE") == "0":
+        pytest.skip("LIFTPOOL_NATIVE=0: C++ kernels off")
+    elif not native_lifting.built():
+        pytest.fail("the C++ kernels did not build (see the warning above)")
+    return request.param
 
 
 def _pair(dims: int, dtype: torch.dtype, **options: object) -> tuple[nn.Module, nn.Module]:

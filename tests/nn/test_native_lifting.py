@@ -1,0 +1,144 @@
+"""The C++ CPU kernels (``native_lifting``): same numbers as the PyTorch steps on realistic channel counts, layouts
+and thread counts; what they keep for the backward; how the build is found, skipped or falls back."""
+
+import os
+
+import pytest
+import torch
+from torch.utils import cpp_extension
+
+from liftpool_lightning import LiftDownPool2d, LiftDownPool3d, LiftUpPool2d, lifting_loss
+from liftpool_lightning.nn import native_lifting
+from liftpool_lightning.nn.fused_lifting import Padding
+from liftpool_lightning.nn.padding import padding_index
+
+pytestmark = pytest.mark.skipif(os.environ.get("LIFTPOOL_NATIVE") == "0", reason="LIFTPOOL_NATIVE=0: C++ kernels off")
+
+
+def _step(layer: LiftDownPool2d, x: torch.Tensor) -> list[torch.Tensor]:
+    """Outputs, losses and all gradients of down + up pooling (all bands) with the lifting losses."""
+    up = LiftUpPool2d(layer)
+    x = x.detach().requires_grad_()
+    pooled = layer(x)
+    rebuilt = up(pooled, layer.last_bands)
+    loss = pooled.sin().mean() + rebuilt.square().mean() + lifting_loss(layer, 0.3, 0.7)
+    return [pooled, rebuilt, *layer.last_losses, *torch.autograd.grad(loss, [x, *layer.parameters()])]
+
+
+def _with_pytorch_steps(monkeypatch: pytest.MonkeyPatch, run):
+    with monkeypatch.context() as patch:
+        patch.setattr(native_lifting, "serves", lambda x: False)
+        return run()
+
+
+def test_the_kernels_build_and_serve_cpu_float32_and_float64() -> None:
+    assert native_lifting.built()
+    assert native_lifting.serves(torch.ones(1)) and native_lifting.serves(torch.ones(1, dtype=torch.float64))
+    assert not native_lifting.serves(torch.ones(1, dtype=torch.bfloat16))
+    assert not native_lifting.serves(torch.ones(1, device="meta"))
+
+
+@pytest.mark.parametrize("channels", [21, 64])  # full vectors (8/16 lanes) plus a remainder; whole vectors only
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("padding_mode", ["symmetric", "zeros"])
+def test_native_matches_pytorch_steps(
+    channels: int, memory_format: torch.memory_format, padding_mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(0)
+    layer = LiftDownPool2d(channels, padding_mode=padding_mode)
+    with torch.no_grad():  # away from the initialisation, so every term of the gradients matters
+        for parameter in layer.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    x = torch.randn(3, channels, 10, 14).contiguous(memory_format=memory_format)
+    got = _step(layer, x)
+    expected = _with_pytorch_steps(monkeypatch, lambda: _step(layer, x))
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-5)
+
+
+def test_results_do_not_depend_on_the_thread_count() -> None:
+    torch.manual_seed(0)
+    layer = LiftDownPool2d(24, dtype=torch.float64)
+    x = torch.randn(4, 24, 12, 12, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = _step(layer, x)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(_step(layer, x), single, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_a_step_keeps_only_its_input_and_output_bands_for_the_backward() -> None:
+    layer = LiftDownPool2d(8)
+    x = torch.randn(2, 8, 12, 12, requires_grad=True)
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        layer(x)
+    parameters = sum(p.numel() * p.element_size() for p in layer.parameters())
+    # x, the band buffer after W (= x's size) and after H (= x's size, the bands the forward sums)
+    assert sum(storages.values()) == 3 * x.numel() * x.element_size() + parameters
+
+
+def test_3d_input_whose_batch_axes_merge_in_no_view() -> None:
+    """A slice of a 3-D input: no 5-D view covers the first step's rows, so the step works on a copy."""
+    torch.manual_seed(0)
+    layer = LiftDownPool3d(5, dtype=torch.float64)
+    generic = LiftDownPool3d(5, dtype=torch.float64, fused=False)
+    generic.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 5, 4, 7, 8, dtype=torch.float64)[:, :, :, :6].requires_grad_()
+    assert native_lifting._five_d(x.movedim(1, -1).unsqueeze(-2)) is None
+    torch.testing.assert_close(layer(x), generic(x))
+    grad, expected = (torch.autograd.grad(m(x).sum() + lifting_loss(m), x)[0] for m in (layer, generic))
+    torch.testing.assert_close(grad, expected)
+
+
+@pytest.mark.parametrize("mode", ["symmetric", "reflect", "replicate", "circular", "zeros"])
+@pytest.mark.parametrize("length", [1, 2, 5])
+def test_tap_sources_follow_the_padding_rule(mode: str, length: int) -> None:
+    sources = native_lifting.tap_sources(length, Padding(2, 3, mode))
+    if mode == "zeros":
+        assert sources == [-1, -1, *range(length), -1, -1, -1]
+    else:
+        assert sources == padding_index(length, 2, 3, mode, torch.device("cpu")).tolist()
+
+
+def test_rows_views_merge_batch_axes_or_report_none() -> None:
+    channels_last = torch.randn(2, 5, 4, 8).permute(0, 2, 3, 1).unsqueeze(-2)  # (2, 4, 8, 1, 5), strided channels
+    assert native_lifting._five_d(channels_last).shape == (2, 4, 8, 1, 5)
+    assert native_lifting._five_d(torch.randn(2, 3, 4, 6, 2, 5)).shape == (2, 12, 6, 2, 5)
+    interleaved = torch.randn(3, 2, 4, 6, 2, 5).transpose(0, 1)[:, :, ::2]  # batch (2, 3, 2): no 2-axis view
+    assert native_lifting._five_d(interleaved) is None
+    assert native_lifting._five_d(torch.randn(6, 2, 3)).shape == (1, 1, 6, 2, 3)
+
+
+def test_a_failed_build_warns_once_and_the_layers_use_the_pytorch_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_build(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Error building extension 'liftpool_lifting_cpu'\nc++: command not found")
+
+    monkeypatch.setattr(cpp_extension, "load", broken_build)
+    native_lifting.extension.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="c\\+\\+: command not found.*LIFTPOOL_NATIVE=0"):
+            assert native_lifting.extension() is None
+        assert not native_lifting.serves(torch.ones(1))  # cached: no second build, no second warning
+        layer = LiftDownPool2d(4)
+        assert layer(torch.randn(1, 4, 6, 6)).shape == (1, 4, 3, 3)
+    finally:
+        native_lifting.extension.cache_clear()
+
+
+def test_liftpool_native_0_skips_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTPOOL_NATIVE", "0")
+    monkeypatch.setattr(cpp_extension, "load", lambda *a, **k: pytest.fail("built despite LIFTPOOL_NATIVE=0"))
+    native_lifting.extension.cache_clear()
+    try:
+        assert native_lifting.extension() is None
+    finally:
+        native_lifting.extension.cache_clear()
