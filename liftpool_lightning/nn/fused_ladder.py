@@ -1,4 +1,5 @@
-"""The n-D ladder of a LiftDownPool / LiftUpPool on one channels-last band buffer, step by step with ``fused_lifting``.
+"""The n-D ladder of a LiftDownPool / LiftUpPool on one channels-last band buffer, step by step (``native_lifting``
+where it serves the tensor, else ``fused_lifting``).
 
 A ``(N, C, S_1, ..., S_n)`` input is viewed channels-last, ``(N, S_1, ..., S_n, C)`` (a free view when the input
 already is channels-last; otherwise the first step reads it strided). Lifting the last axis gives a buffer

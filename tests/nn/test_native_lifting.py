@@ -38,18 +38,30 @@ def test_the_kernels_build_and_serve_cpu_float32_and_float64() -> None:
     assert not native_lifting.serves(torch.ones(1, device="meta"))
 
 
-@pytest.mark.parametrize("channels", [21, 64])  # full vectors (8/16 lanes) plus a remainder; whole vectors only
+@pytest.mark.parametrize(
+    ("channels", "size"),
+    [
+        (21, (10, 14)),  # full vectors (8/16 lanes) plus a remainder
+        (64, (10, 14)),  # whole vectors only
+        (21, (40, 38)),  # larger slabs (second step: 20 x 19 x 21 values), odd widths
+        (64, (32, 30)),
+    ],
+)
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("padding_mode", ["symmetric", "zeros"])
 def test_native_matches_pytorch_steps(
-    channels: int, memory_format: torch.memory_format, padding_mode: str, monkeypatch: pytest.MonkeyPatch
+    channels: int,
+    size: tuple[int, int],
+    memory_format: torch.memory_format,
+    padding_mode: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     torch.manual_seed(0)
     layer = LiftDownPool2d(channels, padding_mode=padding_mode)
     with torch.no_grad():  # away from the initialisation, so every term of the gradients matters
         for parameter in layer.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))
-    x = torch.randn(3, channels, 10, 14).contiguous(memory_format=memory_format)
+    x = torch.randn(2, channels, *size).contiguous(memory_format=memory_format)
     got = _step(layer, x)
     expected = _with_pytorch_steps(monkeypatch, lambda: _step(layer, x))
     for a, b in zip(got, expected, strict=True):
