@@ -50,14 +50,19 @@ def analysis(
     spatial_dims = x.ndim - 2
     padding = lifting_padding(kernel_size, padding_mode)
     buffer = x.movedim(1, -1)
+    step_args = (with_losses, predict, update)
     c_u: Tensor | None = None
     c_p: Tensor | None = None
     for level in range(spatial_dims):
         axis = buffer.ndim - 2 - level
         buffer = even_length(buffer, axis, ceil_mode, padding_mode)
         trailing = buffer.shape[axis + 1 : -1]
-        steps = native_lifting if native_lifting.serves(buffer) else fused_lifting
-        bands, step_c_u, step_c_p = steps.lift_rows(_rows(buffer, axis), padding, with_losses, predict, update)
+        if not native_lifting.serves(buffer):
+            bands, step_c_u, step_c_p = fused_lifting.lift_rows(_rows(buffer, axis), padding, *step_args)
+        elif level == 0:  # the input as it is (see lift_images)
+            bands, step_c_u, step_c_p = native_lifting.lift_images(buffer.movedim(-1, 1), padding, *step_args)
+        else:
+            bands, step_c_u, step_c_p = native_lifting.lift_rows(_rows(buffer, axis), padding, *step_args)
         buffer = _unrows(bands, trailing)
         if level:
             buffer = buffer.flatten(0, 1)

@@ -16,7 +16,9 @@ the same function; ``LIFTPOOL_NATIVE=0`` skips the build. Each step is a ``torch
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -39,29 +41,35 @@ SOURCE = Path(__file__).parent / "csrc" / "lifting_cpu.cpp"
 DTYPES = (torch.float32, torch.float64)
 
 
-@functools.cache
-def extension() -> ModuleType | None:
-    """The compiled kernels, or None (``LIFTPOOL_NATIVE=0``, or the build failed: warned once)."""
-    if os.environ.get("LIFTPOOL_NATIVE", "1") == "0":
-        return None
-    from torch.utils import cpp_extension  # imported here: it is slow to import and only needed to build
-
+def _compiler_flags() -> list[str]:
+    """Optimised, OpenMP (ATen's ``parallel_for``), and the vector width of ATen's own CPU kernels here."""
     flags = ["-O3", "-fopenmp"]
     capability = torch.backends.cpu.get_cpu_capability()
     if capability == "AVX512":
-        flags += [
-            "-mavx512f",
-            "-mavx512bw",
-            "-mavx512vl",
-            "-mavx512dq",
-            "-mfma",
-            "-DCPU_CAPABILITY=AVX512",
-            "-DCPU_CAPABILITY_AVX512",
-        ]
+        avx512 = ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma"]
+        flags += [*avx512, "-DCPU_CAPABILITY=AVX512", "-DCPU_CAPABILITY_AVX512"]
     elif capability == "AVX2":
         flags += ["-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
+    return flags
+
+
+@functools.cache
+def extension() -> ModuleType | None:
+    """The compiled kernels, or None (``LIFTPOOL_NATIVE=0``, not Linux, or the build failed: warned once).
+
+    The build is named by a digest of the source and the flags, so two versions of the package on one machine do not
+    rebuild over each other; only Linux (gcc/clang with OpenMP) is built and tested.
+    """
+    if os.environ.get("LIFTPOOL_NATIVE", "1") == "0" or not sys.platform.startswith("linux"):
+        return None
+    from torch.utils import cpp_extension  # imported here: it is slow to import and only needed to build
+
+    flags = _compiler_flags()
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
     try:
-        return cpp_extension.load("liftpool_lifting_cpu", [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"])
+        return cpp_extension.load(
+            f"liftpool_lifting_cpu_{digest}", [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"]
+        )
     except Exception as error:  # no compiler, no ninja, unsupported platform: the PyTorch path serves
         message = str(error).strip().splitlines()
         warnings.warn(
@@ -106,14 +114,23 @@ def _five_d(rows: Tensor) -> Tensor | None:
     return None
 
 
+def _as_rows(x: Tensor, images: bool) -> Tensor:
+    """Rows ``(*batch, L, 1, C)`` of an ``(N, C, *S)`` input lifted along its last axis (``images``), else ``x``."""
+    return x.movedim(1, -1).unsqueeze(-2) if images else x
+
+
 def _weights_list(weights: list[Tensor]) -> list[Tensor]:
     return [w.detach() for w in weights]
 
 
 # ---------------------------------------------------------------------------------------------- forward step
 @torch.library.custom_op("liftpool::native_lift_rows", mutates_args=())
-def _native_lift(x: Tensor, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor]) -> list[Tensor]:
-    """[bands (2, *batch, L/2, R, C), c_u, c_p]."""
+def _native_lift(
+    x: Tensor, images: bool, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor]
+) -> list[Tensor]:
+    """[bands (2, *batch, L/2, R, C), c_u, c_p]; ``x`` rows, or with ``images`` an ``(N, C, *S)`` input lifted
+    along its last axis."""
+    x = _as_rows(x, images)
     sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
     rows = _five_d(x)
     if rows is None:
@@ -126,7 +143,8 @@ def _native_lift(x: Tensor, left: int, right: int, mode: str, with_losses: bool,
 
 
 @_native_lift.register_fake
-def _(x, left, right, mode, with_losses, weights):
+def _(x, images, left, right, mode, with_losses, weights):
+    x = _as_rows(x, images)
     half = (*x.shape[:-3], x.shape[-3] // 2, *x.shape[-2:])
     return [x.new_empty(2, *half), x.new_empty(()), x.new_empty(())]
 
@@ -139,18 +157,20 @@ def _native_lift_backward(
     x: Tensor,
     bands: Tensor,
     x_strides: list[int],
+    images: bool,
     left: int,
     right: int,
     mode: str,
     weights: list[Tensor],
 ) -> list[Tensor]:
     """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)]."""
+    grad_input = _new_empty(bands, list(x.shape), x_strides)
+    x, grad_x = _as_rows(x, images), _as_rows(grad_input, images)
     sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
-    grad_x = _new_empty(bands, list(x.shape), x_strides)
     grad_rows = _five_d(grad_x)
     if grad_rows is None:  # a layout no 5-D view covers: work on a contiguous gradient
-        grad_x = bands.new_empty(x.shape)
-        grad_rows = _five_d(grad_x)
+        grad_input = bands.new_empty(grad_input.shape)
+        grad_rows = _five_d(_as_rows(grad_input, images))
     rows = _five_d(x)
     if rows is None:
         rows = _five_d(x.contiguous())
@@ -165,17 +185,17 @@ def _native_lift_backward(
         sources,
         _weights_list(weights),
     )
-    return [grad_x, *grads]
+    return [grad_input, *grads]
 
 
 @_native_lift_backward.register_fake
-def _(grad_bands, grad_c_u, grad_c_p, x, bands, x_strides, left, right, mode, weights):
+def _(grad_bands, grad_c_u, grad_c_p, x, bands, x_strides, images, left, right, mode, weights):
     return [_new_empty(bands, list(x.shape), x_strides), *(w.new_empty(w.shape) for w in weights)]
 
 
 def _setup_lift(ctx, inputs, output) -> None:
-    x, left, right, mode, _, weights = inputs
-    ctx.padding = (left, right, mode)
+    x, images, left, right, mode, _, weights = inputs
+    ctx.padding = (images, left, right, mode)
     ctx.x_strides = _dense_strides(x)
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(x, output[0], *weights)
@@ -188,7 +208,7 @@ def _backward_lift(ctx, grads):
     grad_c_u = bands.new_zeros(()) if grad_c_u is None else grad_c_u
     grad_c_p = bands.new_zeros(()) if grad_c_p is None else grad_c_p
     result = _native_lift_backward(grad_bands, grad_c_u, grad_c_p, x, bands, ctx.x_strides, *ctx.padding, weights)
-    return result[0], None, None, None, None, result[1:]
+    return result[0], None, None, None, None, None, result[1:]
 
 
 _native_lift.register_autograd(_backward_lift, setup_context=_setup_lift)
@@ -261,7 +281,17 @@ def lift_rows(
     x: Tensor, padding: Padding, with_losses: bool, predict: OperatorWeights, update: OperatorWeights
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``fused_lifting.lift_rows`` with the C++ kernel (check ``serves(x)`` first)."""
-    bands, c_u, c_p = _native_lift(x, *padding, with_losses, _flat(predict, update, x))
+    bands, c_u, c_p = _native_lift(x, False, *padding, with_losses, _flat(predict, update, x))
+    return bands, c_u, c_p
+
+
+def lift_images(
+    x: Tensor, padding: Padding, with_losses: bool, predict: OperatorWeights, update: OperatorWeights
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``lift_rows`` of an ``(N, C, *S)`` input along its last axis, given as it is: under torch.compile the op then
+    takes the producer's tensor instead of a permuted copy of it (inductor would write one, transposing, for the
+    channels-last rows view)."""
+    bands, c_u, c_p = _native_lift(x, True, *padding, with_losses, _flat(predict, update, x))
     return bands, c_u, c_p
 
 

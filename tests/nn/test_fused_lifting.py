@@ -5,6 +5,7 @@ sizes, both ceil modes; every test runs with both implementations of the steps o
 float64)."""
 
 import os
+import sys
 
 import pytest
 import torch
@@ -33,8 +34,8 @@ def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     """Run the test with the C++ steps, then with the PyTorch steps."""
     if request.param == "pytorch":
         monkeypatch.setattr(native_lifting, "serves", lambda x: False)
-    elif os.environ.get("LIFTPOOL_NATIVE") == "0":
-        pytest.skip("LIFTPOOL_NATIVE=0: C++ kernels off")
+    elif os.environ.get("LIFTPOOL_NATIVE") == "0" or not sys.platform.startswith("linux"):
+        pytest.skip("C++ kernels off (LIFTPOOL_NATIVE=0) or not built here (Linux only)")
     elif not native_lifting.built():
         pytest.fail("the C++ kernels did not build (see the warning above)")
     return request.param
