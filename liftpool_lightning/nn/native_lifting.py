@@ -65,12 +65,12 @@ def extension() -> ModuleType | None:
     from torch.utils import cpp_extension  # imported here: it is slow to import and only needed to build
 
     flags = _compiler_flags()
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
     try:
+        digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
         return cpp_extension.load(
             f"liftpool_lifting_cpu_{digest}", [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"]
         )
-    except Exception as error:  # no compiler, no ninja, unsupported platform: the PyTorch path serves
+    except Exception as error:  # no compiler or ninja, a source missing from the install: PyTorch steps serve
         message = str(error).strip().splitlines()
         warnings.warn(
             f"LiftPool's C++ CPU kernels could not be built ({message[-1] if message else type(error).__name__}); "
