@@ -33,7 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -116,17 +116,6 @@ def _variants(workload: str, options: argparse.Namespace) -> list[str]:
     return variants + [EAGER] * options.compile + [PYTORCH_STEPS] * options.pytorch_steps
 
 
-@contextlib.contextmanager
-def pytorch_steps() -> Iterator[None]:
-    """LiftPool's PyTorch steps instead of the C++ kernels, within the block."""
-    serves = native_lifting.serves
-    native_lifting.serves = lambda x: False
-    try:
-        yield
-    finally:
-        native_lifting.serves = serves
-
-
 def saved_activation_mb(workload: str, variant: str, options: argparse.Namespace) -> float:
     """Megabytes of the distinct tensors autograd keeps for backward during one training forward pass."""
     _, _, batch, size, _ = WORKLOADS[workload]
@@ -170,7 +159,7 @@ def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callabl
 
     def layer_step(layer: LiftDownPool2d, native: bool = True) -> Callable[[], tuple[torch.Tensor, ...]]:
         def step() -> tuple[torch.Tensor, ...]:
-            with contextlib.nullcontext() if native else pytorch_steps():
+            with contextlib.nullcontext() if native else native_lifting.pytorch_steps():
                 out = layer(x)
                 grads = torch.autograd.grad(out.square().mean() + lifting_loss(layer), [x, *layer.parameters()])
             return tuple(t.detach() for t in (out, *grads))

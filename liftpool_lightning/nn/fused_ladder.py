@@ -50,19 +50,15 @@ def analysis(
     spatial_dims = x.ndim - 2
     padding = lifting_padding(kernel_size, padding_mode)
     buffer = x.movedim(1, -1)
-    step_args = (with_losses, predict, update)
+    steps = native_lifting if native_lifting.serves(x) else fused_lifting
     c_u: Tensor | None = None
     c_p: Tensor | None = None
     for level in range(spatial_dims):
         axis = buffer.ndim - 2 - level
         buffer = even_length(buffer, axis, ceil_mode, padding_mode)
         trailing = buffer.shape[axis + 1 : -1]
-        if not native_lifting.serves(buffer):
-            bands, step_c_u, step_c_p = fused_lifting.lift_rows(_rows(buffer, axis), padding, *step_args)
-        elif level == 0:  # the input as it is (see lift_images)
-            bands, step_c_u, step_c_p = native_lifting.lift_images(buffer.movedim(-1, 1), padding, *step_args)
-        else:
-            bands, step_c_u, step_c_p = native_lifting.lift_rows(_rows(buffer, axis), padding, *step_args)
+        step_input = buffer.movedim(-1, 1) if level == 0 else _rows(buffer, axis)  # the input as it is: as_rows
+        bands, step_c_u, step_c_p = steps.lift_rows(step_input, padding, with_losses, predict, update, level == 0)
         buffer = _unrows(bands, trailing)
         if level:
             buffer = buffer.flatten(0, 1)
@@ -88,12 +84,12 @@ def synthesis(
     """
     spatial_dims = len(input_size)
     padding = lifting_padding(kernel_size, padding_mode)
+    steps = native_lifting if native_lifting.serves(buffer) else fused_lifting
     for level in reversed(range(spatial_dims)):
         axis = buffer.ndim - 2 - level
         trailing = buffer.shape[axis + 1 : -1]
         pairs = buffer.unflatten(0, (2, buffer.shape[0] // 2))
         last = level == 0
-        steps = native_lifting if native_lifting.serves(buffer) else fused_lifting
         merged = steps.unlift_rows(_rows(pairs, axis + 1), padding, last and channels_first, predict, update)
         buffer = fit_length(_unrows(merged, trailing), axis, input_size[-1 - level])
     return buffer.squeeze(0).movedim(-1, 1)

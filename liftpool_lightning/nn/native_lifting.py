@@ -15,13 +15,16 @@ the same function; ``LIFTPOOL_NATIVE=0`` skips the build. Each step is a ``torch
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 import torch
 from torch import Tensor
@@ -35,10 +38,12 @@ from liftpool_lightning.nn.fused_lifting import (
     _new_empty,
     _no_double_backward,
     _unlift_output,
+    as_rows,
 )
 
 SOURCE = Path(__file__).parent / "csrc" / "lifting_cpu.cpp"
 DTYPES = (torch.float32, torch.float64)
+_T = TypeVar("_T")
 
 
 def _compiler_flags() -> list[str]:
@@ -86,19 +91,35 @@ def built() -> bool:
     return extension() is not None
 
 
+_pytorch_steps_depth = 0  # open ``pytorch_steps()`` blocks
+
+
 def serves(x: Tensor) -> bool:
-    """Whether the C++ kernels run steps on ``x`` (a CPU float32/float64 tensor and the extension built)."""
-    return x.device.type == "cpu" and x.dtype in DTYPES and built()
+    """Whether the C++ kernels run steps on ``x`` (a CPU float32/float64 tensor, the extension built, and no
+    ``pytorch_steps()`` block open)."""
+    return not _pytorch_steps_depth and x.device.type == "cpu" and x.dtype in DTYPES and built()
+
+
+@contextlib.contextmanager
+def pytorch_steps() -> Iterator[None]:
+    """Within the block, the layers run ``fused_lifting``'s PyTorch steps instead of the C++ kernels (to compare
+    or benchmark the two in one process; ``LIFTPOOL_NATIVE=0`` does it for a whole process). Not thread-local."""
+    global _pytorch_steps_depth
+    _pytorch_steps_depth += 1
+    try:
+        yield
+    finally:
+        _pytorch_steps_depth -= 1
 
 
 @functools.lru_cache(maxsize=256)
-def tap_sources(n: int, padding: Padding) -> list[int]:
+def tap_sources(n: int, padding: Padding) -> tuple[int, ...]:
     """Source sample of each of the ``n + K - 1`` samples of the padded signal; -1 for a zero."""
     sources = [-1] * (padding.left + n + padding.right)
     sources[padding.left : padding.left + n] = range(n)
     for position, source in _border_sources(n, padding):
         sources[position] = source
-    return sources
+    return tuple(sources)
 
 
 def _five_d(rows: Tensor) -> Tensor | None:
@@ -114,13 +135,22 @@ def _five_d(rows: Tensor) -> Tensor | None:
     return None
 
 
-def _as_rows(x: Tensor, images: bool) -> Tensor:
-    """Rows ``(*batch, L, 1, C)`` of an ``(N, C, *S)`` input lifted along its last axis (``images``), else ``x``."""
-    return x.movedim(1, -1).unsqueeze(-2) if images else x
+def _input_rows(rows: Tensor) -> Tensor:
+    """``_five_d`` of rows the kernel reads; of a contiguous copy where no view exists."""
+    view = _five_d(rows)
+    return view if view is not None else _five_d(rows.contiguous())
 
 
-def _weights_list(weights: list[Tensor]) -> list[Tensor]:
-    return [w.detach() for w in weights]
+def _write_rows(out: Tensor, images: bool, kernel: Callable[[Tensor], _T]) -> _T:
+    """``kernel(rows)`` with a 5-D view of ``out``'s rows (``as_rows``) to write into; where no view exists, into a
+    contiguous buffer copied to ``out`` afterwards, so ``out`` keeps the layout the fake functions promise."""
+    view = _five_d(as_rows(out, images))
+    if view is not None:
+        return kernel(view)
+    buffer = torch.empty_like(out, memory_format=torch.contiguous_format)
+    result = kernel(_five_d(as_rows(buffer, images)))
+    out.copy_(buffer)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------- forward step
@@ -128,14 +158,10 @@ def _weights_list(weights: list[Tensor]) -> list[Tensor]:
 def _native_lift(
     x: Tensor, images: bool, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor]
 ) -> list[Tensor]:
-    """[bands (2, *batch, L/2, R, C), c_u, c_p]; ``x`` rows, or with ``images`` an ``(N, C, *S)`` input lifted
-    along its last axis."""
-    x = _as_rows(x, images)
+    """[bands (2, *batch, L/2, R, C), c_u, c_p]; ``x`` rows or, with ``images``, see ``as_rows``."""
+    x = as_rows(x, images)
     sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
-    rows = _five_d(x)
-    if rows is None:
-        rows = _five_d(x.contiguous())
-    bands, sums = extension().lift_forward(rows, sources, _weights_list(weights), with_losses)
+    bands, sums = extension().lift_forward(_input_rows(x), sources, weights, with_losses)
     count = bands[0].numel()
     totals = sums.tolist() if with_losses else [0.0, 0.0]
     c_u, c_p = (x.new_tensor(total / count) for total in totals)
@@ -144,7 +170,7 @@ def _native_lift(
 
 @_native_lift.register_fake
 def _(x, images, left, right, mode, with_losses, weights):
-    x = _as_rows(x, images)
+    x = as_rows(x, images)
     half = (*x.shape[:-3], x.shape[-3] // 2, *x.shape[-2:])
     return [x.new_empty(2, *half), x.new_empty(()), x.new_empty(())]
 
@@ -156,47 +182,42 @@ def _native_lift_backward(
     grad_c_p: Tensor,
     x: Tensor,
     bands: Tensor,
-    x_strides: list[int],
     images: bool,
     left: int,
     right: int,
     mode: str,
     weights: list[Tensor],
 ) -> list[Tensor]:
-    """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)]."""
-    grad_input = _new_empty(bands, list(x.shape), x_strides)
-    x, grad_x = _as_rows(x, images), _as_rows(grad_input, images)
-    sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
-    grad_rows = _five_d(grad_x)
-    if grad_rows is None:  # a layout no 5-D view covers: work on a contiguous gradient
-        grad_input = bands.new_empty(grad_input.shape)
-        grad_rows = _five_d(_as_rows(grad_input, images))
-    rows = _five_d(x)
-    if rows is None:
-        rows = _five_d(x.contiguous())
+    """[grad of x (in x's layout), grads of P's then U's parameters (empty for a missing bias)]."""
+    grad_x = _new_empty(bands, list(x.shape), _dense_strides(x))
+    rows = _input_rows(as_rows(x, images))
+    sources = tap_sources(rows.shape[2] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
     count = bands[0].numel()
-    grads = extension().lift_backward(
-        grad_bands.reshape(2, *rows.shape[:2], *grad_bands.shape[-3:]),
-        grad_c_u.item() / count,
-        grad_c_p.item() / count,
-        rows,
-        bands.view(2, *rows.shape[:2], *bands.shape[-3:]),
-        grad_rows,
-        sources,
-        _weights_list(weights),
+    grads = _write_rows(
+        grad_x,
+        images,
+        lambda grad_rows: extension().lift_backward(
+            grad_bands.reshape(2, *rows.shape[:2], *grad_bands.shape[-3:]),
+            grad_c_u.item() / count,
+            grad_c_p.item() / count,
+            rows,
+            bands.view(2, *rows.shape[:2], *bands.shape[-3:]),
+            grad_rows,
+            sources,
+            weights,
+        ),
     )
-    return [grad_input, *grads]
+    return [grad_x, *grads]
 
 
 @_native_lift_backward.register_fake
-def _(grad_bands, grad_c_u, grad_c_p, x, bands, x_strides, images, left, right, mode, weights):
-    return [_new_empty(bands, list(x.shape), x_strides), *(w.new_empty(w.shape) for w in weights)]
+def _(grad_bands, grad_c_u, grad_c_p, x, bands, images, left, right, mode, weights):
+    return [_new_empty(bands, list(x.shape), _dense_strides(x)), *(w.new_empty(w.shape) for w in weights)]
 
 
 def _setup_lift(ctx, inputs, output) -> None:
     x, images, left, right, mode, _, weights = inputs
-    ctx.padding = (images, left, right, mode)
-    ctx.x_strides = _dense_strides(x)
+    ctx.options = (images, left, right, mode)
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(x, output[0], *weights)
 
@@ -207,7 +228,7 @@ def _backward_lift(ctx, grads):
     grad_bands = torch.zeros_like(bands) if grad_bands is None else grad_bands
     grad_c_u = bands.new_zeros(()) if grad_c_u is None else grad_c_u
     grad_c_p = bands.new_zeros(()) if grad_c_p is None else grad_c_p
-    result = _native_lift_backward(grad_bands, grad_c_u, grad_c_p, x, bands, ctx.x_strides, *ctx.padding, weights)
+    result = _native_lift_backward(grad_bands, grad_c_u, grad_c_p, x, bands, *ctx.options, weights)
     return result[0], None, None, None, None, None, result[1:]
 
 
@@ -222,12 +243,12 @@ def _native_unlift(
     """Rows ``(*batch, 2n, R, C)`` from bands ``(2, *batch, n, R, C)`` (contiguous)."""
     sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
     out = _unlift_output(bands, channels_first)
-    out_rows = _five_d(out)
-    if out_rows is None:
-        out = _unlift_output(bands, False)
-        out_rows = _five_d(out)
-    band_rows = bands.view(2, *out_rows.shape[:2], *bands.shape[-3:])
-    extension().unlift_forward(band_rows, out_rows, sources, _weights_list(weights))
+
+    def kernel(out_rows: Tensor) -> None:
+        band_rows = bands.view(2, *out_rows.shape[:2], *bands.shape[-3:])
+        extension().unlift_forward(band_rows, out_rows, sources, weights)
+
+    _write_rows(out, False, kernel)
     return out
 
 
@@ -242,11 +263,9 @@ def _native_unlift_backward(
 ) -> list[Tensor]:
     """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]."""
     sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
-    rows = _five_d(grad_x)
-    if rows is None:
-        rows = _five_d(grad_x.contiguous())
+    rows = _input_rows(grad_x)
     band_rows = bands.view(2, *rows.shape[:2], *bands.shape[-3:])
-    grad_bands, *grads = extension().unlift_backward(rows, band_rows, sources, _weights_list(weights))
+    grad_bands, *grads = extension().unlift_backward(rows, band_rows, sources, weights)
     return [grad_bands.view(bands.shape), *grads]
 
 
@@ -257,7 +276,7 @@ def _(grad_x, bands, left, right, mode, weights):
 
 def _setup_unlift(ctx, inputs, output) -> None:
     bands, left, right, mode, _, weights = inputs
-    ctx.padding = (left, right, mode)
+    ctx.options = (left, right, mode)
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(bands, *weights)
 
@@ -266,7 +285,7 @@ def _backward_unlift(ctx, grad_x):
     bands, *weights = ctx.saved_tensors
     if grad_x is None:
         return None, None, None, None, None, [None] * len(weights)
-    result = _native_unlift_backward(grad_x, bands, *ctx.padding, weights)
+    result = _native_unlift_backward(grad_x, bands, *ctx.options, weights)
     return result[0], None, None, None, None, result[1:]
 
 
@@ -278,20 +297,15 @@ for _backward_op in (_native_lift_backward, _native_unlift_backward):
 
 # ---------------------------------------------------------------------------------------------- public steps
 def lift_rows(
-    x: Tensor, padding: Padding, with_losses: bool, predict: OperatorWeights, update: OperatorWeights
+    x: Tensor,
+    padding: Padding,
+    with_losses: bool,
+    predict: OperatorWeights,
+    update: OperatorWeights,
+    images: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``fused_lifting.lift_rows`` with the C++ kernel (check ``serves(x)`` first)."""
-    bands, c_u, c_p = _native_lift(x, False, *padding, with_losses, _flat(predict, update, x))
-    return bands, c_u, c_p
-
-
-def lift_images(
-    x: Tensor, padding: Padding, with_losses: bool, predict: OperatorWeights, update: OperatorWeights
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``lift_rows`` of an ``(N, C, *S)`` input along its last axis, given as it is: under torch.compile the op then
-    takes the producer's tensor instead of a permuted copy of it (inductor would write one, transposing, for the
-    channels-last rows view)."""
-    bands, c_u, c_p = _native_lift(x, True, *padding, with_losses, _flat(predict, update, x))
+    bands, c_u, c_p = _native_lift(x, images, *padding, with_losses, _flat(predict, update, x))
     return bands, c_u, c_p
 
 

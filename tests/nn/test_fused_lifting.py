@@ -6,6 +6,7 @@ float64)."""
 
 import os
 import sys
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -30,15 +31,17 @@ TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-11}, torch.float32: {"rtol
 
 
 @pytest.fixture(autouse=True, params=["native", "pytorch"])
-def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def kernels(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run the test with the C++ steps, then with the PyTorch steps."""
     if request.param == "pytorch":
-        monkeypatch.setattr(native_lifting, "serves", lambda x: False)
-    elif os.environ.get("LIFTPOOL_NATIVE") == "0" or not sys.platform.startswith("linux"):
+        with native_lifting.pytorch_steps():
+            yield request.param
+        return
+    if os.environ.get("LIFTPOOL_NATIVE") == "0" or not sys.platform.startswith("linux"):
         pytest.skip("C++ kernels off (LIFTPOOL_NATIVE=0) or not built here (Linux only)")
     elif not native_lifting.built():
         pytest.fail("the C++ kernels did not build (see the warning above)")
-    return request.param
+    yield request.param
 
 
 def _pair(dims: int, dtype: torch.dtype, **options: object) -> tuple[nn.Module, nn.Module]:

@@ -29,12 +29,6 @@ def _step(layer: LiftDownPool2d, x: torch.Tensor) -> list[torch.Tensor]:
     return [pooled, rebuilt, *layer.last_losses, *torch.autograd.grad(loss, [x, *layer.parameters()])]
 
 
-def _with_pytorch_steps(monkeypatch: pytest.MonkeyPatch, run):
-    with monkeypatch.context() as patch:
-        patch.setattr(native_lifting, "serves", lambda x: False)
-        return run()
-
-
 def test_the_kernels_build_and_serve_cpu_float32_and_float64() -> None:
     assert native_lifting.built()
     assert native_lifting.serves(torch.ones(1)) and native_lifting.serves(torch.ones(1, dtype=torch.float64))
@@ -58,7 +52,6 @@ def test_native_matches_pytorch_steps(
     size: tuple[int, int],
     memory_format: torch.memory_format,
     padding_mode: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     torch.manual_seed(0)
     layer = LiftDownPool2d(channels, padding_mode=padding_mode)
@@ -67,7 +60,10 @@ def test_native_matches_pytorch_steps(
             parameter.add_(0.3 * torch.randn_like(parameter))
     x = torch.randn(2, channels, *size).contiguous(memory_format=memory_format)
     got = _step(layer, x)
-    expected = _with_pytorch_steps(monkeypatch, lambda: _step(layer, x))
+    with native_lifting.pytorch_steps():
+        assert not native_lifting.serves(x)
+        expected = _step(layer, x)
+    assert native_lifting.serves(x)
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-5)
 
@@ -115,10 +111,24 @@ def test_3d_input_whose_batch_axes_merge_in_no_view() -> None:
     torch.testing.assert_close(grad, expected)
 
 
+def test_gradient_keeps_a_dense_layout_that_no_rows_view_covers() -> None:
+    """A permuted 3-D input (memory order D, N, C, H, W): the kernel writes the input gradient into a contiguous
+    buffer, which is then copied into the input's layout (the one the fake function promises torch.compile)."""
+    torch.manual_seed(0)
+    layer = LiftDownPool3d(3, dtype=torch.float64)
+    generic = LiftDownPool3d(3, dtype=torch.float64, fused=False)
+    generic.load_state_dict(layer.state_dict())
+    x = torch.randn(4, 2, 3, 6, 8, dtype=torch.float64).permute(1, 2, 0, 3, 4).requires_grad_()
+    assert native_lifting._five_d(x.movedim(1, -1).unsqueeze(-2)) is None
+    grad, expected = (torch.autograd.grad(m(x).sum() + lifting_loss(m), x)[0] for m in (layer, generic))
+    torch.testing.assert_close(grad, expected)
+    assert grad.stride() == x.stride()
+
+
 @pytest.mark.parametrize("mode", ["symmetric", "reflect", "replicate", "circular", "zeros"])
 @pytest.mark.parametrize("length", [1, 2, 5])
 def test_tap_sources_follow_the_padding_rule(mode: str, length: int) -> None:
-    sources = native_lifting.tap_sources(length, Padding(2, 3, mode))
+    sources = list(native_lifting.tap_sources(length, Padding(2, 3, mode)))
     if mode == "zeros":
         assert sources == [-1, -1, *range(length), -1, -1, -1]
     else:
