@@ -3,7 +3,7 @@
 Nothing here imports Lightning; ``from liftpool_lightning.nn import LiftDownPool2d`` needs torch alone.
 """
 
-from liftpool_lightning.nn.constants import LiftingScheme, MissingDetails, PaddingMode, band_names
+from liftpool_lightning.nn.constants import ConstraintGradients, LiftingScheme, MissingDetails, PaddingMode, band_names
 from liftpool_lightning.nn.losses import lifting_loss, lifting_losses, liftpool_layers
 from liftpool_lightning.nn.operators import LearnedLiftingOperator, StencilOperator
 from liftpool_lightning.nn.pool import (
@@ -19,6 +19,7 @@ from liftpool_lightning.nn.pool import (
 from liftpool_lightning.nn.subbands import LiftingLosses, Subbands
 
 __all__ = [
+    "ConstraintGradients",
     "LearnedLiftingOperator",
     "LiftDownPool1d",
     "LiftDownPool2d",

@@ -16,12 +16,23 @@ PaddingMode = Literal["zeros", "reflect", "symmetric", "replicate", "circular"]
 length, even a single sample (``reflect`` of a length-1 signal repeats it).
 """
 
+ConstraintGradients = Literal["operators", "all"]
+"""Where the gradients of the constraint losses c_u and c_p go.
+
+``operators`` (the default): to the parameters of P and U only; each lifting step's input is detached inside the
+losses, so the losses train the predictor and updater but do not pull on the features fed to the layer (the
+network's task loss alone shapes those). ``all``: the paper's equations differentiated as they stand, so the losses
+also reach the layer's input and, through it, every layer before it. Parameter gradients agree between the two for a
+single lifting step; the README's "Constraint losses" section has the measurements behind the default.
+"""
+
 MissingDetails = Literal["error", "zeros"]
 """What LiftUpPool does when no detail bands are given or recorded."""
 
 LIFTING_SCHEMES: tuple[str, ...] = get_args(LiftingScheme)
 PADDING_MODES: tuple[str, ...] = get_args(PaddingMode)
 MISSING_DETAILS: tuple[str, ...] = get_args(MissingDetails)
+CONSTRAINT_GRADIENTS: tuple[str, ...] = get_args(ConstraintGradients)
 
 AXIS_LETTERS = ("w", "h", "d")
 """Names of the lifted axes in the order they are lifted: last spatial axis (W) first."""

@@ -45,8 +45,12 @@ def analysis(
     padding_mode: PaddingMode,
     ceil_mode: bool,
     with_losses: bool,
+    losses_reach_input: bool = False,
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """All sub-bands of ``x`` as one buffer ``(2**n, N, S'..., C)`` and the summed losses (c_u, c_p)."""
+    """All sub-bands of ``x`` as one buffer ``(2**n, N, S'..., C)`` and the summed losses (c_u, c_p).
+
+    ``losses_reach_input``: the losses' gradients flow into each step's input too (``constraint_gradients="all"``),
+    not only into P's and U's parameters."""
     spatial_dims = x.ndim - 2
     padding = lifting_padding(kernel_size, padding_mode)
     buffer = x.movedim(1, -1)
@@ -58,7 +62,9 @@ def analysis(
         buffer = even_length(buffer, axis, ceil_mode, padding_mode)
         trailing = buffer.shape[axis + 1 : -1]
         step_input = buffer.movedim(-1, 1) if level == 0 else _rows(buffer, axis)  # the input as it is: as_rows
-        bands, step_c_u, step_c_p = steps.lift_rows(step_input, padding, with_losses, predict, update, level == 0)
+        bands, step_c_u, step_c_p = steps.lift_rows(
+            step_input, padding, with_losses, predict, update, level == 0, losses_reach_input
+        )
         buffer = _unrows(bands, trailing)
         if level:
             buffer = buffer.flatten(0, 1)

@@ -150,39 +150,47 @@ def _operator(signal: Tensor, weights: OperatorWeights, padding: Padding) -> _Ac
     return _Activations(padded, _images_to_rows(hidden, batch), _images_to_rows(value, batch))
 
 
-def _conv_backward(grad: Tensor, images: Tensor, kernel: Tensor, bias: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+def _conv_backward(
+    grad: Tensor, images: Tensor, kernel: Tensor, bias: bool, input: bool = True, parameters: bool = True
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     channels = images.shape[1]
     return torch.ops.aten.convolution_backward(
         grad, images, kernel, [channels] if bias else None, [1, 1], [0, 0], [1, 1], False, [0, 0], channels,
-        [True, True, bias],
+        [input, parameters, parameters and bias],
     )  # fmt: skip
 
 
-def _operator_backward(grad: Tensor, saved: _Activations, weights: OperatorWeights, sign: float) -> list[Tensor]:
+def _operator_backward(
+    grad: Tensor, saved: _Activations, weights: OperatorWeights, sign: float, input: bool = True,
+    parameters: bool = True,
+) -> list[Tensor | None]:  # fmt: skip
     """Gradients of ``sign * operator`` given ``grad`` of its output: the padded input's (of the operator itself,
-    without ``sign``), then ``sign`` times those of the conv weight and bias and the pointwise weight and bias (an
-    empty tensor for a missing bias)."""
+    without ``sign``; None unless ``input``), then, with ``parameters``, ``sign`` times those of the conv weight and
+    bias and the pointwise weight and bias (an empty tensor for a missing bias)."""
     batch = saved.padded.shape[:-3]
     kernel, pointwise = _kernels(weights)
     grad_value = torch.ops.aten.tanh_backward.grad_input(grad, saved.value, grad_input=torch.empty_like(saved.value))
     hidden = _as_images(saved.hidden)
-    grad_hidden, grad_pointwise, grad_pointwise_bias = _conv_backward(
-        _as_images(grad_value), hidden, pointwise, weights.pointwise_bias is not None
-    )
+    if parameters:
+        grad_hidden, grad_pointwise, grad_pointwise_bias = _conv_backward(
+            _as_images(grad_value), hidden, pointwise, weights.pointwise_bias is not None
+        )
+    else:  # a depthwise 1x1 convolution's input gradient is a per-channel scale
+        grad_hidden = _as_images(grad_value).mul_(weights.pointwise_weight.view(1, -1, 1, 1))
     grad_hidden = torch.ops.aten.threshold_backward.grad_input(grad_hidden, hidden, 0, grad_input=grad_hidden)
     grad_padded, grad_kernel, grad_bias = _conv_backward(
-        grad_hidden, _as_images(saved.padded), kernel, weights.bias is not None
+        grad_hidden, _as_images(saved.padded), kernel, weights.bias is not None, input, parameters
     )
-    parameters = (
-        grad_kernel.view_as(weights.weight),
-        grad_bias,
-        grad_pointwise.view_as(weights.pointwise_weight),
-        grad_pointwise_bias,
-    )
-    return [
-        _images_to_rows(grad_padded, batch),
-        *(grad_kernel.new_empty(0) if g is None else g * sign for g in parameters),
-    ]
+    result = [None if grad_padded is None else _images_to_rows(grad_padded, batch)]
+    if parameters:
+        grads = (
+            grad_kernel.view_as(weights.weight),
+            grad_bias,
+            grad_pointwise.view_as(weights.pointwise_weight),
+            grad_pointwise_bias,
+        )
+        result += [grad_kernel.new_empty(0) if g is None else g * sign for g in grads]
+    return result
 
 
 def as_rows(x: Tensor, images: bool) -> Tensor:
@@ -240,7 +248,14 @@ def _flat(predict: OperatorWeights, update: OperatorWeights, like: Tensor) -> li
 # ---------------------------------------------------------------------------------------------- forward step
 @torch.library.custom_op("liftpool::lift_rows", mutates_args=())
 def _lift_rows(
-    x: Tensor, images: bool, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor]
+    x: Tensor,
+    images: bool,
+    left: int,
+    right: int,
+    mode: str,
+    with_losses: bool,
+    losses_reach_input: bool,
+    weights: list[Tensor],
 ) -> list[Tensor]:
     """[bands, c_u, c_p, (padded, hidden, value) of P, of U]; ``x`` rows or, with ``images``, see ``as_rows``."""
     x = as_rows(x, images)
@@ -261,7 +276,7 @@ def _lift_rows(
 
 
 @_lift_rows.register_fake
-def _(x, images, left, right, mode, with_losses, weights):
+def _(x, images, left, right, mode, with_losses, losses_reach_input, weights):
     even, _ = _even_odd(as_rows(x, images))
     activations = [x.new_empty(shape) for shape in _activation_shapes(even.shape, left, right)]
     return [x.new_empty(2, *even.shape), x.new_empty(()), x.new_empty(()), *activations]
@@ -279,9 +294,13 @@ def _lift_rows_backward(
     left: int,
     right: int,
     mode: str,
+    losses_reach_input: bool,
     weights: list[Tensor],
 ) -> list[Tensor]:
-    """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)]."""
+    """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)].
+
+    Without ``losses_reach_input`` the losses' gradients go into the parameters only: P and U are differentiated for
+    two upstream gradients, the total (for their parameters) and the bands' alone (for x)."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
     bands, x, *activations = saved  # x: the step's input, or an empty tensor when there are no losses
     at_p, at_u = _Activations(*activations[:3]), _Activations(*activations[3:])
@@ -294,6 +313,9 @@ def _lift_rows_backward(
         difference = bands[0] - _even_odd(as_rows(x, images))[1]
         grad_s = torch.addcmul(grad_s, difference, grad_c_u * scale)
         grad_d = torch.addcmul(grad_d, d, grad_c_p * scale)
+    if with_losses and not losses_reach_input:
+        return _lift_backward_to_operators(grad_bands, grad_s, grad_d, at_p, at_u, predict, update, padding, x_size,
+                                           x_strides, images)  # fmt: skip
     grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, 1.0)  # s = x_e + U(d)
     grad_d = _add_unpadded(grad_d, grad_d_padded, padding)
     del grad_d_padded
@@ -308,15 +330,46 @@ def _lift_rows_backward(
     return [grad_x, *grad_predict, *grad_update]
 
 
+def _lift_backward_to_operators(
+    grad_bands: Tensor,
+    grad_s: Tensor,
+    grad_d: Tensor,
+    at_p: _Activations,
+    at_u: _Activations,
+    predict: OperatorWeights,
+    update: OperatorWeights,
+    padding: Padding,
+    x_size: list[int],
+    x_strides: list[int],
+    images: bool,
+) -> list[Tensor]:
+    """The backward for losses whose gradients reach P and U only: ``grad_s``/``grad_d`` hold the bands' gradients
+    plus the losses', which train the parameters; x gets the chain of ``grad_bands`` alone."""
+    band_s, band_d = grad_bands[0], grad_bands[1]
+    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, 1.0)  # s = x_e + U(d)
+    grad_d = _add_unpadded(grad_d, grad_d_padded, padding)
+    (band_d_padded,) = _operator_backward(band_s, at_u, update, 1.0, parameters=False)
+    band_d = _add_unpadded(band_d, band_d_padded, padding)
+    del grad_d_padded, band_d_padded
+    _, *grad_predict = _operator_backward(grad_d, at_p, predict, -1.0, input=False)  # d = x_o - P(x_e)
+    (band_even_padded,) = _operator_backward(band_d, at_p, predict, -1.0, parameters=False)
+    grad_x = _new_empty(grad_bands, x_size, x_strides)
+    grad_even, grad_odd = _even_odd(as_rows(grad_x, images))
+    _add_unpadded(band_s, band_even_padded, padding, alpha=-1.0, out=grad_even)
+    grad_odd.copy_(band_d)
+    return [grad_x, *grad_predict, *grad_update]
+
+
 @_lift_rows_backward.register_fake
-def _(grad_bands, grad_c_u, grad_c_p, saved, x_size, x_strides, images, left, right, mode, weights):
+def _(grad_bands, grad_c_u, grad_c_p, saved, x_size, x_strides, images, left, right, mode, losses_reach_input,
+      weights):  # fmt: skip
     grads = [grad_bands.new_empty(w.shape) for w in weights]
     return [_new_empty(grad_bands, x_size, x_strides), *grads]
 
 
 def _setup_lift(ctx, inputs, output) -> None:
-    x, images, left, right, mode, with_losses, weights = inputs
-    ctx.options = (images, left, right, mode)
+    x, images, left, right, mode, with_losses, losses_reach_input, weights = inputs
+    ctx.options = (images, left, right, mode, losses_reach_input)
     ctx.x_layout = (list(x.shape), _dense_strides(x))
     ctx.mark_non_differentiable(*output[3:])  # kept for the backward, not results
     ctx.set_materialize_grads(False)  # no zero-filled gradients for unused outputs
@@ -334,7 +387,7 @@ def _backward_lift(ctx, grads):
     result = _lift_rows_backward(
         grad_bands, grad_c_u, grad_c_p, [bands, losses_input, *rest[:6]], *ctx.x_layout, *ctx.options, weights
     )
-    return result[0], None, None, None, None, None, result[1:]
+    return result[0], None, None, None, None, None, None, result[1:]
 
 
 _lift_rows.register_autograd(_backward_lift, setup_context=_setup_lift)
@@ -438,14 +491,17 @@ def lift_rows(
     predict: OperatorWeights,
     update: OperatorWeights,
     images: bool = False,
+    losses_reach_input: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One forward lifting step along ``L`` of rows ``x`` ``(*batch, L, R, C)`` (``L`` even, any strides), or with
     ``images`` of an ``(N, C, *S)`` input along its last axis (``as_rows``).
 
     Returns ``bands`` ``(2, *batch, L/2, R, C)`` (``bands[0]`` = s, ``bands[1]`` = d), ``c_u`` and ``c_p`` (means of
-    squares as in ``lifting.lift``; zeros without ``with_losses``). Differentiable once (no double backward).
+    squares as in ``lifting.lift``; zeros without ``with_losses``). The losses' gradients reach P's and U's parameters,
+    and ``x`` only with ``losses_reach_input`` (``lifting.lift``'s ``detach_input`` negated). Differentiable once (no
+    double backward).
     """
-    bands, c_u, c_p, *_ = _lift_rows(x, images, *padding, with_losses, _flat(predict, update, x))
+    bands, c_u, c_p, *_ = _lift_rows(x, images, *padding, with_losses, losses_reach_input, _flat(predict, update, x))
     return bands, c_u, c_p
 
 

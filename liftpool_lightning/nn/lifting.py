@@ -10,8 +10,10 @@ Inverse, a ladder that undoes each step exactly whatever P and U are::
 
     x_e = s - U(d);  x_o = d + P(x_e);  x = merge(x_e, x_o)
 
-Constraint losses of one step (the paper's update and predict constraints), as means of squares over all elements:
-``c_u = mean((U(d) + x_e - x_o)^2) = mean((s - x_o)^2)`` and ``c_p = mean(d^2)``.
+Constraint losses of one step (the paper's update and predict constraints, Eq. 6-7), as means of squares over all
+elements: ``c_u = mean((U(d) + x_e - x_o)^2) = mean((s - x_o)^2)`` and ``c_p = mean(d^2)``. With ``detach_input``
+they are evaluated on ``x.detach()`` (same values), so their gradients reach the parameters of P and U but not ``x``
+(``ConstraintGradients`` ``"operators"``); without it they are differentiated as they stand (``"all"``).
 """
 
 from __future__ import annotations
@@ -53,17 +55,33 @@ def even_length(x: Tensor, dim: int, ceil_mode: bool, padding_mode: PaddingMode)
     return x.narrow(dim, 0, x.shape[dim] - 1)
 
 
-def lift(x: Tensor, dim: int, predict: Operator, update: Operator, with_losses: bool = True) -> LiftStep:
-    """Forward lifting step along ``dim`` of an even-length ``x``: returns (s, d) and the constraint losses."""
+def _has_parameters(operator: Operator) -> bool:
+    return isinstance(operator, torch.nn.Module) and any(p.requires_grad for p in operator.parameters())
+
+
+def lift(
+    x: Tensor, dim: int, predict: Operator, update: Operator, with_losses: bool = True, detach_input: bool = False
+) -> LiftStep:
+    """Forward lifting step along ``dim`` of an even-length ``x``: returns (s, d) and the constraint losses.
+
+    ``detach_input``: the losses' gradients reach P's and U's parameters only, not ``x`` (see the module docstring);
+    P and U are then evaluated a second time, on the detached input, for the losses.
+    """
     x_even = _every_other(x, dim, 0)
     x_odd = _every_other(x, dim, 1)
     d = x_odd - predict(x_even, dim)
     s = x_even + update(d, dim)
     if not with_losses:
         return LiftStep(s, d, None, None)
-    c_u = (s - x_odd).pow(2).mean()
-    c_p = d.pow(2).mean()
-    return LiftStep(s, d, c_u, c_p)
+    if not detach_input:
+        return LiftStep(s, d, (s - x_odd).pow(2).mean(), d.pow(2).mean())
+    x_odd = x_odd.detach()
+    if _has_parameters(predict) or _has_parameters(update):
+        loss_d = x_odd - predict(x_even.detach(), dim)
+        loss_s = x_even.detach() + update(loss_d, dim)
+    else:  # fixed stencils: nothing for the losses to train
+        loss_d, loss_s = d.detach(), s.detach()
+    return LiftStep(s, d, (loss_s - x_odd).pow(2).mean(), loss_d.pow(2).mean())
 
 
 def unlift(low: Tensor, high: Tensor, dim: int, predict: Operator, update: Operator) -> Tensor:

@@ -156,7 +156,14 @@ def _write_rows(out: Tensor, images: bool, kernel: Callable[[Tensor], _T]) -> _T
 # ---------------------------------------------------------------------------------------------- forward step
 @torch.library.custom_op("liftpool::native_lift_rows", mutates_args=())
 def _native_lift(
-    x: Tensor, images: bool, left: int, right: int, mode: str, with_losses: bool, weights: list[Tensor]
+    x: Tensor,
+    images: bool,
+    left: int,
+    right: int,
+    mode: str,
+    with_losses: bool,
+    losses_reach_input: bool,
+    weights: list[Tensor],
 ) -> list[Tensor]:
     """[bands (2, *batch, L/2, R, C), c_u, c_p]; ``x`` rows or, with ``images``, see ``as_rows``."""
     x = as_rows(x, images)
@@ -169,7 +176,7 @@ def _native_lift(
 
 
 @_native_lift.register_fake
-def _(x, images, left, right, mode, with_losses, weights):
+def _(x, images, left, right, mode, with_losses, losses_reach_input, weights):
     x = as_rows(x, images)
     half = (*x.shape[:-3], x.shape[-3] // 2, *x.shape[-2:])
     return [x.new_empty(2, *half), x.new_empty(()), x.new_empty(())]
@@ -186,9 +193,11 @@ def _native_lift_backward(
     left: int,
     right: int,
     mode: str,
+    losses_reach_input: bool,
     weights: list[Tensor],
 ) -> list[Tensor]:
-    """[grad of x (in x's layout), grads of P's then U's parameters (empty for a missing bias)]."""
+    """[grad of x (in x's layout), grads of P's then U's parameters (empty for a missing bias)]; the losses'
+    gradients reach x only with ``losses_reach_input``."""
     grad_x = _new_empty(bands, list(x.shape), _dense_strides(x))
     rows = _input_rows(as_rows(x, images))
     sources = tap_sources(rows.shape[2] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
@@ -205,19 +214,20 @@ def _native_lift_backward(
             grad_rows,
             sources,
             weights,
+            losses_reach_input,
         ),
     )
     return [grad_x, *grads]
 
 
 @_native_lift_backward.register_fake
-def _(grad_bands, grad_c_u, grad_c_p, x, bands, images, left, right, mode, weights):
+def _(grad_bands, grad_c_u, grad_c_p, x, bands, images, left, right, mode, losses_reach_input, weights):
     return [_new_empty(bands, list(x.shape), _dense_strides(x)), *(w.new_empty(w.shape) for w in weights)]
 
 
 def _setup_lift(ctx, inputs, output) -> None:
-    x, images, left, right, mode, _, weights = inputs
-    ctx.options = (images, left, right, mode)
+    x, images, left, right, mode, _, losses_reach_input, weights = inputs
+    ctx.options = (images, left, right, mode, losses_reach_input)
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(x, output[0], *weights)
 
@@ -229,7 +239,7 @@ def _backward_lift(ctx, grads):
     grad_c_u = bands.new_zeros(()) if grad_c_u is None else grad_c_u
     grad_c_p = bands.new_zeros(()) if grad_c_p is None else grad_c_p
     result = _native_lift_backward(grad_bands, grad_c_u, grad_c_p, x, bands, *ctx.options, weights)
-    return result[0], None, None, None, None, None, result[1:]
+    return result[0], None, None, None, None, None, None, result[1:]
 
 
 _native_lift.register_autograd(_backward_lift, setup_context=_setup_lift)
@@ -303,9 +313,11 @@ def lift_rows(
     predict: OperatorWeights,
     update: OperatorWeights,
     images: bool = False,
+    losses_reach_input: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``fused_lifting.lift_rows`` with the C++ kernel (check ``serves(x)`` first)."""
-    bands, c_u, c_p = _native_lift(x, images, *padding, with_losses, _flat(predict, update, x))
+    weights = _flat(predict, update, x)
+    bands, c_u, c_p = _native_lift(x, images, *padding, with_losses, losses_reach_input, weights)
     return bands, c_u, c_p
 
 

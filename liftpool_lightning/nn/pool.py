@@ -17,9 +17,11 @@ from torch import Tensor, nn
 from liftpool_lightning.nn import fused_ladder
 from liftpool_lightning.nn.constants import (
     AXIS_LETTERS,
+    CONSTRAINT_GRADIENTS,
     LIFTING_SCHEMES,
     MISSING_DETAILS,
     PADDING_MODES,
+    ConstraintGradients,
     LiftingScheme,
     MissingDetails,
     PaddingMode,
@@ -84,6 +86,9 @@ class LiftDownPoolNd(nn.Module):
             ResNet stem pool ``MaxPool2d(3, 2, 1)``); False drops the last sample, giving floor(n/2) like
             ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
         compute_losses: compute the constraint losses c_u, c_p in forward (read by ``last_losses``).
+        constraint_gradients: where the losses' gradients go: ``operators`` (default) to P's and U's parameters
+            only, or ``all``, the paper's equations as they stand, also into the layer's input and the network before
+            it (see ``ConstraintGradients``; the README's "Constraint losses" section has why the default differs).
         record_bands: keep the last forward's sub-bands (read by ``last_bands``, used by a paired LiftUpPool).
         fused: run the default configuration (learned, shared, depthwise P/U) through fused lifting steps with a
             hand-written backward: C++ kernels on CPU in float32/float64 (``native_lifting``, built on first use),
@@ -112,6 +117,7 @@ class LiftDownPoolNd(nn.Module):
         bias: bool = True,
         ceil_mode: bool = True,
         compute_losses: bool = True,
+        constraint_gradients: ConstraintGradients = "operators",
         record_bands: bool = False,
         fused: bool = True,
         device: torch.device | str | None = None,
@@ -120,6 +126,7 @@ class LiftDownPoolNd(nn.Module):
         super().__init__()
         check_choice("lifting", lifting, LIFTING_SCHEMES)
         check_choice("padding_mode", padding_mode, PADDING_MODES)
+        check_choice("constraint_gradients", constraint_gradients, CONSTRAINT_GRADIENTS)
         if channels is not None:
             _check_positive_int("channels", channels)
         elif lifting == "learned":
@@ -134,6 +141,7 @@ class LiftDownPoolNd(nn.Module):
         self.share_weights = share_weights or lifting != "learned"
         self.ceil_mode = ceil_mode
         self.compute_losses = compute_losses
+        self.constraint_gradients = constraint_gradients
         self.record_bands = record_bands
         self.fused = fused
         self._last_losses: tuple[Tensor, Tensor] | None = None
@@ -209,7 +217,13 @@ class LiftDownPoolNd(nn.Module):
         self, x: Tensor, weights: tuple[OperatorWeights, OperatorWeights]
     ) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None, Tensor]:
         buffer, c_u, c_p = fused_ladder.analysis(
-            x, *weights, self.kernel_size, self.padding_mode, self.ceil_mode, self.compute_losses
+            x,
+            *weights,
+            self.kernel_size,
+            self.padding_mode,
+            self.ceil_mode,
+            self.compute_losses,
+            self.constraint_gradients == "all",
         )
         tensors = {name: buffer[fused_ladder.band_index(name)].movedim(-1, 1) for name in self.band_names}
         return tensors, c_u, c_p, buffer
@@ -222,6 +236,7 @@ class LiftDownPoolNd(nn.Module):
         tensors = {"": x}
         c_u: Tensor | None = None
         c_p: Tensor | None = None
+        detach = self.constraint_gradients == "operators"
         for level in range(self.spatial_dims):
             dim = self._lift_dim(level, x.ndim)
             axis = AXIS_LETTERS[level]
@@ -229,12 +244,12 @@ class LiftDownPoolNd(nn.Module):
             inputs = [even_length(tensors[n], dim, self.ceil_mode, self.padding_mode) for n in names]
             if self.share_weights:  # one step over all tensors of this level, stacked on the batch axis
                 batch = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=0)
-                step = lift(batch, dim, self.predict, self.update, self.compute_losses)
+                step = lift(batch, dim, self.predict, self.update, self.compute_losses, detach)
                 lows, highs = step.low.chunk(len(names), 0), step.high.chunk(len(names), 0)
                 weighted = [(step, len(names))]  # a mean over the stack: times the number of stacked lifts
             else:
                 steps = [
-                    lift(t, dim, *self._operators(f"{axis}_{n}" if n else axis), self.compute_losses)
+                    lift(t, dim, *self._operators(f"{axis}_{n}" if n else axis), self.compute_losses, detach)
                     for n, t in zip(names, inputs, strict=True)
                 ]
                 lows, highs = [s.low for s in steps], [s.high for s in steps]
@@ -348,6 +363,8 @@ class LiftDownPoolNd(nn.Module):
         if self.lifting == "learned":
             parts += [f"kernel_size={self.kernel_size}", f"share_weights={self.share_weights}"]
         parts += [f"bands={self.bands}", f"padding_mode={self.padding_mode!r}", f"ceil_mode={self.ceil_mode}"]
+        if self.constraint_gradients != "operators":
+            parts.append(f"constraint_gradients={self.constraint_gradients!r}")
         return ", ".join(parts)
 
 

@@ -74,6 +74,18 @@ def test_fused_matches_generic(dims: int, shape: tuple[int, ...], padding_mode: 
         torch.testing.assert_close(got, expected, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("dims", "shape"), [(1, (2, 4, 9)), (2, (3, 4, 7, 5)), (3, (2, 4, 5, 6, 3))])
+def test_fused_matches_generic_with_the_papers_constraint_gradients(
+    dims: int, shape: tuple[int, ...], dtype: torch.dtype
+) -> None:
+    """``constraint_gradients="all"`` (the losses' gradients reach the input too); the tests above use the default."""
+    fused, generic = _pair(dims, dtype, constraint_gradients="all")
+    x = torch.randn(*shape, dtype=dtype, requires_grad=True)
+    for got, expected in zip(_run(fused, x, dims), _run(generic, x, dims), strict=True):
+        torch.testing.assert_close(got, expected, **TOLERANCE[dtype])
+
+
 @pytest.mark.parametrize("kernel_size", [1, 2, 4, 7])
 @pytest.mark.parametrize("ceil_mode", [True, False])
 @pytest.mark.parametrize("bias", [True, False])

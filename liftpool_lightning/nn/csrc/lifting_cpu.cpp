@@ -137,13 +137,18 @@ struct OperatorGrad {
   T* shift;
 };
 
-// Backward of sign * op(src) for grad_out (gradient of that output): adds the source gradient into grad_src
-// (n, R, C) and the parameter gradients into g. Recomputes the activations; scratch holds (n, R, C) values.
-// Channel block by channel block, so the parameter gradients add up in registers.
+// Backward of sign * op(src) for grad_out (gradient of that output): adds the source gradient into grad_src (n, R, C;
+// skipped when null) and the parameter gradients into g. Recomputes the activations; scratch holds (n, R, C) values.
+// With input_grad_out (and input_grad_src, scratch2), a second upstream gradient is taken through the same
+// activations into input_grad_src only (no parameter gradients): the constraint losses' gradients reach the
+// parameters but not the input this way. Channel block by channel block, so the parameter gradients add up in
+// registers.
 template <typename T>
 void operator_backward(const Operator<T>& op, const T* src, const T* grad_out, T sign, T* grad_src, OperatorGrad<T> g,
-                       const int64_t* sources, const Shape& s, T* scratch) {
+                       const int64_t* sources, const Shape& s, T* scratch, const T* input_grad_out = nullptr,
+                       T* input_grad_src = nullptr, T* scratch2 = nullptr) {
   using V = Vectorized<T>;
+  const bool second = input_grad_out != nullptr;
   over_channels<T>(s.channels, [&](int64_t c, int64_t count) {
     const auto scale = load(op.scale.data() + c, count), shift = load(op.shift.data() + c, count);
     V grad_shift(T(0)), grad_scale(T(0)), grad_bias(T(0));
@@ -153,12 +158,16 @@ void operator_backward(const Operator<T>& op, const T* src, const T* grad_out, T
         const auto pre = taps_sum(op, src, sources, s, l, r, c, count);
         const auto hidden = at::vec::maximum(pre, V(T(0)));
         const auto value = vtanh(at::vec::fmadd(hidden, scale, shift));
-        const auto grad_value = load(grad_out + offset, count) * V(sign) * (V(T(1)) - value * value);
+        const auto slope = V(sign) * (V(T(1)) - value * value);
+        const auto grad_value = load(grad_out + offset, count) * slope;
         grad_shift = grad_shift + grad_value;
         grad_scale = at::vec::fmadd(grad_value, hidden, grad_scale);
-        const auto grad_pre = V::blendv(V(T(0)), grad_value * scale, pre > V(T(0)));
+        const auto active = pre > V(T(0));
+        const auto grad_pre = V::blendv(V(T(0)), grad_value * scale, active);
         grad_bias = grad_bias + grad_pre;
         store(grad_pre, scratch + offset, count);
+        if (second) store(V::blendv(V(T(0)), load(input_grad_out + offset, count) * slope * scale, active),
+                          scratch2 + offset, count);
       }
     }
     store(load(g.shift + c, count) + grad_shift, g.shift + c, count);
@@ -171,10 +180,13 @@ void operator_backward(const Operator<T>& op, const T* src, const T* grad_out, T
         const int64_t j = sources[l + k];
         if (j < 0) continue;
         for (int64_t r = 0; r < s.rest; ++r) {
-          const auto grad_pre = load(scratch + l * s.row() + r * s.channels + c, count);
+          const int64_t here = l * s.row() + r * s.channels + c;
+          const auto grad_pre = load(scratch + here, count);
           const int64_t at = j * s.row() + r * s.channels + c;
           grad_tap = at::vec::fmadd(grad_pre, load(src + at, count), grad_tap);
-          store(at::vec::fmadd(grad_pre, weight, load(grad_src + at, count)), grad_src + at, count);
+          if (grad_src) store(at::vec::fmadd(grad_pre, weight, load(grad_src + at, count)), grad_src + at, count);
+          if (second) store(at::vec::fmadd(load(scratch2 + here, count), weight, load(input_grad_src + at, count)),
+                            input_grad_src + at, count);
         }
       }
       store(load(g.taps + k * s.channels + c, count) + grad_tap, g.taps + k * s.channels + c, count);
@@ -300,11 +312,12 @@ std::vector<torch::Tensor> lift_forward(const torch::Tensor& x, const std::vecto
 }
 
 // grad_bands (2, B1, B2, n, R, C) and the losses' gradients (already divided by the element count) -> grad_x
-// (written into grad_x, any strides) and the parameter gradients.
+// (written into grad_x, any strides) and the parameter gradients. Without losses_reach_input the losses' gradients
+// train P and U but grad_x is the chain of grad_bands alone (the losses see a detached input).
 std::vector<torch::Tensor> lift_backward(const torch::Tensor& grad_bands, double grad_c_u, double grad_c_p,
                                          const torch::Tensor& x, const torch::Tensor& bands, torch::Tensor grad_x,
                                          const std::vector<int64_t>& sources,
-                                         const std::vector<torch::Tensor>& weights) {
+                                         const std::vector<torch::Tensor>& weights, bool losses_reach_input) {
   check_rows(x, "x");
   check_rows(grad_x, "grad_x");
   const Shape s = shape_of(x);
@@ -321,8 +334,10 @@ std::vector<torch::Tensor> lift_backward(const torch::Tensor& grad_bands, double
     const scalar_t* band_data = saved.data_ptr<scalar_t>();
     const int64_t slab = s.n * s.row(), band = B1 * B2 * slab;
     const scalar_t cu = scalar_t(2 * grad_c_u), cp = scalar_t(2 * grad_c_p);
+    const bool split = !losses_reach_input && (grad_c_u != 0 || grad_c_p != 0);  // two upstream gradients
     at::parallel_for(0, B1 * B2, 1, [&](int64_t begin, int64_t end) {
       std::vector<scalar_t> even(slab), odd(slab), grad_s(slab), grad_d(slab), scratch(slab);
+      std::vector<scalar_t> band_s(split ? slab : 0), band_d(split ? slab : 0), scratch2(split ? slab : 0);
       for (int64_t b = begin; b < end; ++b) {
         move_half(x, x_data, b / B2, b % B2, 0, even.data(), s, false);
         move_half(x, x_data, b / B2, b % B2, 1, odd.data(), s, false);
@@ -333,6 +348,18 @@ std::vector<torch::Tensor> lift_backward(const torch::Tensor& grad_bands, double
         for (int64_t i = 0; i < slab; ++i) {  // c_u = mean((s - x_o)^2), c_p = mean(d^2)
           grad_s[i] = g_low[i] + cu * (low[i] - odd[i]);
           grad_d[i] = g_high[i] + cp * high[i];
+        }
+        if (split) {  // parameters: grad_s/grad_d (bands + losses); x: band_s/band_d (bands alone)
+          std::memcpy(band_s.data(), g_low, slab * sizeof(scalar_t));
+          std::memcpy(band_d.data(), g_high, slab * sizeof(scalar_t));
+          operator_backward(update, high, grad_s.data(), scalar_t(1), grad_d.data(), grads.of(1), sources.data(), s,
+                            scratch.data(), band_s.data(), band_d.data(), scratch2.data());
+          operator_backward(predict, even.data(), grad_d.data(), scalar_t(-1), static_cast<scalar_t*>(nullptr),
+                            grads.of(0), sources.data(), s, scratch.data(), band_d.data(), band_s.data(),
+                            scratch2.data());
+          move_half(grad_x, grad_x_data, b / B2, b % B2, 0, band_s.data(), s, true);
+          move_half(grad_x, grad_x_data, b / B2, b % B2, 1, band_d.data(), s, true);
+          continue;
         }
         operator_backward(update, high, grad_s.data(), scalar_t(1), grad_d.data(), grads.of(1), sources.data(), s,
                           scratch.data());
