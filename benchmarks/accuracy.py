@@ -4,7 +4,7 @@
     python benchmarks/accuracy.py --variants max lift lift_paper --seeds 0 1 --epochs 4
     python benchmarks/accuracy.py --config configs/cifar100/vgg13_lift.yaml --variants max lift --seeds 0 \\
         --extra "--data.init_args.root data/cifar100"
-    python benchmarks/accuracy.py --custom "lift_k3=--model.init_args.pool_options {kernel_size: 3}"
+    python benchmarks/accuracy.py --custom "lift_k7=--model.init_args.pool_options {kernel_size: 7}"
 
 Every run is ``liftpool fit --config CONFIG --seed_everything SEED`` plus the variant's options, in its own process,
 one after another, writing under ``OUTPUT/runs/VARIANT/seed_SEED``. A run whose ``metrics.csv`` already holds the last
@@ -41,6 +41,8 @@ VARIANTS: dict[str, list[str]] = {
     "avg": ["--model.init_args.pool", "avg"],
     "lift": ["--model.init_args.pool", "lift"],
     "lift_paper": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{constraint_gradients: all}"],
+    "lift_haar_init": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{init: haar}"],
+    "lift_k3": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{kernel_size: 3}"],
     "lift_no_constraints": [
         "--model.init_args.pool",
         "lift",

@@ -1,6 +1,6 @@
 """What the constraint losses do to a network in its first epochs: measured, for the README (a script, not a test).
 
-    python benchmarks/constraint_diagnostics.py                   # quickstart model and data, 2 epochs, 6 runs
+    python benchmarks/constraint_diagnostics.py                   # quickstart model and data, 3 epochs, 6 runs
     python benchmarks/constraint_diagnostics.py --epochs 1 --runs max lift_paper
 
 Trains the quickstart's model (``small_vgg`` on the embedded synthetic shapes, batch 64) in this process with one
@@ -10,7 +10,10 @@ pool and optimiser per run, and every ``--every`` steps records, for each pool l
   bn_gamma      mean |weight| of that BatchNorm (the scale the network gives those features)
   grad_task     norm of the task loss's gradient at the pool's input
   grad_lift     norm of the weighted lifting loss's gradient there (lambda_u * c_u + lambda_p * c_p)
-  c_u, c_p      the layer's constraint losses; c_p_rel = c_p / mean(x_o^2) of its first step (1: P predicts nothing)
+  bn_grad_task  norm of the task loss's gradient at that BatchNorm's weight and bias (what the optimiser sees)
+  bn_grad_lift  the same for the weighted lifting loss
+  c_u, c_p      the layer's constraint losses (summed over its three lifting steps)
+  p_error       mean(d^2) / mean(x_o^2) of the layer's first (W) lifting step: 1 when P predicts no better than 0
 
 and the batch's training accuracy. Runs (``--runs``): ``max``; ``lift_paper`` (``constraint_gradients="all"``) and
 ``lift`` (the default, ``"operators"``) with the quickstart's AdamW + one-cycle; the same two with the paper's SGD
@@ -37,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from liftpool_lightning import LiftDownPool2d, lifting_loss, lifting_losses
 from liftpool_lightning.data import SyntheticShapesDataModule
 from liftpool_lightning.models import create_network
+from liftpool_lightning.nn.lifting import lift as lift_step
 
 RUNS = {  # pool, constraint_gradients, optimiser
     "max": ("max", None, "adamw"),
@@ -53,8 +57,8 @@ LAMBDA_U, LAMBDA_P = 0.01, 0.1
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS))
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--every", type=int, default=4, help="record every N steps")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--every", type=int, default=6, help="record every N steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="runs/diagnostics")
     return parser.parse_args(argv)
@@ -100,23 +104,30 @@ def run(name: str, args: argparse.Namespace, loader: torch.utils.data.DataLoader
                        "train_acc": (logits.argmax(1) == targets).float().mean().item() * 100}  # fmt: skip
                 features = [inputs[i] for i in range(len(pools))]
                 task_grads = torch.autograd.grad(task, features, retain_graph=True)
-                lift_grads = (
-                    torch.autograd.grad(lift, features, retain_graph=True, allow_unused=True)
-                    if lift.requires_grad
-                    else [None] * len(features)
-                )
+                norms = [p for _, norm in pools for p in (norm.weight, norm.bias)]
+                bn_task = torch.autograd.grad(task, norms, retain_graph=True)
+                lift_grads, bn_lift = [None] * len(features), [None] * len(norms)
+                if lift.requires_grad:
+                    found = torch.autograd.grad(lift, features + norms, retain_graph=True, allow_unused=True)
+                    lift_grads, bn_lift = found[: len(features)], found[len(features) :]
                 losses = list(lifting_losses(model).values())
-                for i, (_, norm) in enumerate(pools):
+                for i, (layer, norm) in enumerate(pools):
                     x = features[i].detach()
                     row[f"pool{i + 1}_feature_rms"] = x.pow(2).mean().sqrt().item()
                     row[f"pool{i + 1}_bn_gamma"] = norm.weight.detach().abs().mean().item()
                     row[f"pool{i + 1}_grad_task"] = _norm(task_grads[i])
                     row[f"pool{i + 1}_grad_lift"] = _norm(lift_grads[i])
+                    row[f"pool{i + 1}_bn_grad_task"] = (
+                        torch.cat([g.flatten() for g in bn_task[2 * i : 2 * i + 2]]).norm().item()
+                    )
+                    lifted = [g.flatten() for g in bn_lift[2 * i : 2 * i + 2] if g is not None]
+                    row[f"pool{i + 1}_bn_grad_lift"] = torch.cat(lifted).norm().item() if lifted else 0.0
                     if losses:
-                        c_u, c_p = losses[i].c_u.item(), losses[i].c_p.item()
-                        odd_power = x[..., 1::2].pow(2).mean().item()  # the first (W) step's x_o
-                        row[f"pool{i + 1}_c_u"], row[f"pool{i + 1}_c_p"] = c_u, c_p
-                        row[f"pool{i + 1}_c_p_rel"] = c_p / 3 / max(odd_power, 1e-12)  # 3 steps summed in 2D
+                        row[f"pool{i + 1}_c_u"], row[f"pool{i + 1}_c_p"] = losses[i].c_u.item(), losses[i].c_p.item()
+                        with torch.no_grad():
+                            first = lift_step(x[..., : x.shape[-1] // 2 * 2], 3, layer.predict, layer.update, False)
+                        odd_power = x[..., 1::2].pow(2).mean().item()
+                        row[f"pool{i + 1}_p_error"] = first.high.pow(2).mean().item() / max(odd_power, 1e-12)
                 rows.append(row)
             optimizer.zero_grad(set_to_none=True)
             (task + lift).backward()
@@ -135,13 +146,13 @@ def _window_accuracy(rows: list[dict], name: str, epoch: int) -> float:
 
 def summarise(rows: list[dict], names: list[str], epochs: int, output: Path) -> None:
     steps = sorted({r["step"] for r in rows})
-    picks = [s for s in (0, 20, 60, 120, 240) if s in steps] or steps[:1]
+    picks = [s for s in (0, 24, 60, 120, 180) if s in steps] or steps[:1]
     lines = [
         "Quickstart model (small_vgg, synthetic shapes, batch 64), seed as given; pool k = the k-th pool layer.",
         "",
         "| run | step | train acc (batch) | feature RMS pool1/2/3 | BN gamma pool1/2/3 | "
-        "grad lift / grad task at pool1/2/3 | c_p / mean(x_o^2) pool1/2/3 |",
-        "|---|---|---|---|---|---|---|",
+        "grad lift / grad task at pool1/2/3 | same at the BN's weight+bias | P error mean(d^2)/mean(x_o^2) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in names:
         for step in picks:
@@ -152,11 +163,14 @@ def summarise(rows: list[dict], names: list[str], epochs: int, output: Path) -> 
             def triple(key: str, row: dict = row) -> str:
                 return " / ".join(f"{row[f'pool{i}_{key}']:.2g}" if f"pool{i}_{key}" in row else "-" for i in (1, 2, 3))
 
-            ratio = " / ".join(
-                f"{row[f'pool{i}_grad_lift'] / max(row[f'pool{i}_grad_task'], 1e-30):.2g}" for i in (1, 2, 3)
-            )
-            lines.append(f"| {name} | {step} | {row['train_acc']:.0f}% | {triple('feature_rms')} | "
-                         f"{triple('bn_gamma')} | {ratio} | {triple('c_p_rel')} |")  # fmt: skip
+            def ratio(prefix: str, row: dict = row) -> str:
+                return " / ".join(
+                    f"{row[f'pool{i}_{prefix}lift'] / max(row[f'pool{i}_{prefix}task'], 1e-30):.2g}" for i in (1, 2, 3)
+                )
+
+            cells = [f"{row['train_acc']:.0f}%", triple("feature_rms"), triple("bn_gamma"), ratio("grad_"),
+                     ratio("bn_grad_"), triple("p_error")]  # fmt: skip
+            lines.append(f"| {name} | {step} | " + " | ".join(cells) + " |")
     lines += ["", "Mean training accuracy over each epoch's recorded batches:", "",
               "| run | " + " | ".join(f"epoch {e + 1}" for e in range(epochs)) + " |",
               "|---|" + "---|" * epochs]  # fmt: skip

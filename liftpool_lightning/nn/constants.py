@@ -26,6 +26,9 @@ also reach the layer's input and, through it, every layer before it. Parameter g
 single lifting step; the README's "Constraint losses" section has the measurements behind the default.
 """
 
+OperatorInit = Literal["kaiming", "haar"]
+"""How learned P/U start: ``kaiming`` (like ``nn.Conv1d``) or ``haar`` (close to a Haar lifting step)."""
+
 MissingDetails = Literal["error", "zeros"]
 """What LiftUpPool does when no detail bands are given or recorded."""
 
@@ -33,6 +36,7 @@ LIFTING_SCHEMES: tuple[str, ...] = get_args(LiftingScheme)
 PADDING_MODES: tuple[str, ...] = get_args(PaddingMode)
 MISSING_DETAILS: tuple[str, ...] = get_args(MissingDetails)
 CONSTRAINT_GRADIENTS: tuple[str, ...] = get_args(ConstraintGradients)
+OPERATOR_INITS: tuple[str, ...] = get_args(OperatorInit)
 
 AXIS_LETTERS = ("w", "h", "d")
 """Names of the lifted axes in the order they are lifted: last spatial axis (W) first."""

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from liftpool_lightning.nn.constants import PaddingMode
+from liftpool_lightning.nn.constants import OPERATOR_INITS, OperatorInit, PaddingMode, check_choice
 from liftpool_lightning.nn.functional_nd import CONV
 from liftpool_lightning.nn.padding import pad_axis
 
@@ -24,8 +24,17 @@ def _kernel_shape(kernel_size: int, spatial_dims: int, axis: int) -> list[int]:
     return shape
 
 
+HAAR_INIT_SHIFT = 3.0
+"""The hidden bias of the ``haar`` initialisation: the ReLU passes inputs above -3 unchanged."""
+
+
 class LearnedLiftingOperator(nn.Module):
     """A learned P or U: ``Tanh o Conv(k=1, groups=pointwise_groups) o ReLU o Conv(k=K, groups=groups)``.
+
+    ``init``: ``kaiming`` initialises both convolutions like ``nn.Conv1d`` (the paper says nothing else); ``haar``
+    starts the operator at ``tanh(haar_gain * x)`` for inputs above -3 (the K-tap kernel an identity at its centre
+    tap, hidden bias 3, pointwise weight ``haar_gain``, pointwise bias ``-3 * haar_gain``), so a layer starts as a
+    Haar lifting step (P ~ x_e, U ~ d / 2, with ``haar_gain`` 1 and 0.5), softened by the tanh.
 
     The weights are stored as 1D convolution kernels (``[C, C/groups, K]``) and applied along any spatial axis of
     a 1D/2D/3D feature map by viewing them as ``K x 1`` (or ``1 x K``) kernels, so no transposes are needed.
@@ -43,9 +52,16 @@ class LearnedLiftingOperator(nn.Module):
         bias: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        init: OperatorInit = "kaiming",
+        haar_gain: float = 1.0,
     ) -> None:
         super().__init__()
+        check_choice("init", init, OPERATOR_INITS)
+        if init == "haar" and not bias:
+            raise ValueError("init='haar' needs bias=True (the biases keep the ReLU linear)")
         factory = {"device": device, "dtype": dtype}
+        self.init = init
+        self.haar_gain = haar_gain
         self.channels = channels
         self.kernel_size = kernel_size
         self.groups = groups
@@ -58,7 +74,18 @@ class LearnedLiftingOperator(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Initialise like ``nn.Conv1d`` (Kaiming-uniform weights, uniform biases in +-1/sqrt(fan_in))."""
+        """Initialise by ``init``: like ``nn.Conv1d`` (Kaiming-uniform weights, uniform biases in +-1/sqrt(fan_in)),
+        or as the Haar step described in the class docstring."""
+        if self.init == "haar":
+            with torch.no_grad():
+                identity = torch.arange(self.channels, device=self.weight.device)
+                self.weight.zero_()
+                self.weight[identity, identity % self.weight.shape[1], (self.kernel_size - 1) // 2] = 1.0
+                self.pointwise_weight.zero_()
+                self.pointwise_weight[identity, identity % self.pointwise_weight.shape[1]] = self.haar_gain
+                self.bias.fill_(HAAR_INIT_SHIFT)
+                self.pointwise_bias.fill_(-HAAR_INIT_SHIFT * self.haar_gain)
+            return
         for weight, bias in ((self.weight, self.bias), (self.pointwise_weight, self.pointwise_bias)):
             nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
             if bias is not None:
@@ -86,7 +113,7 @@ class LearnedLiftingOperator(nn.Module):
         return (
             f"{self.channels}, kernel_size={self.kernel_size}, groups={self.groups}, "
             f"pointwise_groups={self.pointwise_groups}, padding_mode={self.padding_mode!r}, "
-            f"bias={self.bias is not None}"
+            f"bias={self.bias is not None}" + (f", init={self.init!r}" if self.init != "kaiming" else "")
         )
 
 

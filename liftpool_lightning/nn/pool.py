@@ -24,6 +24,7 @@ from liftpool_lightning.nn.constants import (
     ConstraintGradients,
     LiftingScheme,
     MissingDetails,
+    OperatorInit,
     PaddingMode,
     band_names,
     check_choice,
@@ -82,6 +83,8 @@ class LiftDownPoolNd(nn.Module):
         groups: groups of the K-tap convolution; None = C (depthwise, the paper's parameter count).
         pointwise_groups: groups of the 1-tap convolution; None = C.
         bias: whether the P/U convolutions have biases.
+        init: how learned P/U start: ``kaiming`` (like ``nn.Conv1d``) or ``haar`` (P ~ tanh(x_e), U ~ tanh(d / 2);
+            see ``LearnedLiftingOperator``).
         ceil_mode: odd lengths give ceil(n/2) outputs by extending one sample (exactly invertible, matches the
             ResNet stem pool ``MaxPool2d(3, 2, 1)``); False drops the last sample, giving floor(n/2) like
             ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
@@ -115,6 +118,7 @@ class LiftDownPoolNd(nn.Module):
         groups: int | None = None,
         pointwise_groups: int | None = None,
         bias: bool = True,
+        init: OperatorInit = "kaiming",
         ceil_mode: bool = True,
         compute_losses: bool = True,
         constraint_gradients: ConstraintGradients = "operators",
@@ -158,17 +162,17 @@ class LiftDownPoolNd(nn.Module):
                 if channels % value:
                     raise ValueError(f"{name}={value} must divide channels={channels}")
 
-            def make() -> LearnedLiftingOperator:
+            def make(haar_gain: float) -> LearnedLiftingOperator:
                 return LearnedLiftingOperator(
-                    channels, kernel_size, groups, pointwise_groups, padding_mode, bias, device, dtype
+                    channels, kernel_size, groups, pointwise_groups, padding_mode, bias, device, dtype, init, haar_gain
                 )
 
             if self.share_weights:
-                self.predict, self.update = make(), make()
+                self.predict, self.update = make(1.0), make(0.5)
             else:
                 keys = _lift_keys(self.spatial_dims)
-                self.predict = nn.ModuleDict({k: make() for k in keys})
-                self.update = nn.ModuleDict({k: make() for k in keys})
+                self.predict = nn.ModuleDict({k: make(1.0) for k in keys})
+                self.update = nn.ModuleDict({k: make(0.5) for k in keys})
         else:
             self.predict, self.update = fixed_operators(lifting, padding_mode)
 

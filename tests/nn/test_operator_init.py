@@ -1,0 +1,47 @@
+"""Initialisation of learned P/U: ``kaiming`` (like nn.Conv1d) and ``haar`` (a softened Haar lifting step)."""
+
+import pytest
+import torch
+
+from liftpool_lightning import LiftDownPool1d, LiftDownPool2d
+from liftpool_lightning.nn.operators import LearnedLiftingOperator
+
+
+@pytest.mark.parametrize(("groups", "pointwise_groups"), [(6, 6), (1, 1), (3, 2)])
+@pytest.mark.parametrize("kernel_size", [1, 2, 5])
+def test_haar_operator_is_tanh_of_a_scaled_input(groups: int, pointwise_groups: int, kernel_size: int) -> None:
+    operator = LearnedLiftingOperator(6, kernel_size, groups, pointwise_groups, "symmetric", dtype=torch.float64,
+                                      init="haar", haar_gain=0.5)  # fmt: skip
+    x = torch.rand(2, 6, 5, 7, dtype=torch.float64) * 5.9 - 2.9  # the ReLU is linear above -3
+    torch.testing.assert_close(operator(x, 3), torch.tanh(0.5 * x), rtol=0, atol=1e-12)
+    torch.testing.assert_close(operator(x, 2), torch.tanh(0.5 * x), rtol=0, atol=1e-12)
+
+
+def test_haar_layer_starts_close_to_haar_lifting() -> None:
+    """Small inputs, where tanh is nearly linear: the bands are those of the Haar scheme within a few percent."""
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64) * 0.1
+    learned = LiftDownPool2d(3, init="haar", dtype=torch.float64).decompose(x)
+    haar = LiftDownPool2d(lifting="haar").decompose(x)
+    for name in ("ll", "lh", "hl", "hh"):
+        torch.testing.assert_close(learned[name], haar[name], rtol=0, atol=2e-3)
+
+
+def test_haar_init_survives_reset_and_trains() -> None:
+    layer = LiftDownPool1d(4, init="haar", share_weights=False)
+    with torch.no_grad():
+        for parameter in layer.parameters():
+            parameter.add_(1.0)
+    layer.reset_parameters()
+    assert layer.predict["w"].bias.eq(3.0).all() and layer.update["w"].pointwise_weight.eq(0.5).all()
+    x = torch.randn(2, 4, 16, requires_grad=True)
+    layer(x).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
+
+
+def test_kaiming_is_the_default_and_haar_needs_biases() -> None:
+    layer = LiftDownPool2d(4)
+    assert layer.predict.init == "kaiming" and layer.predict.bias.abs().max() < 1  # nn.Conv1d's bias range
+    with pytest.raises(ValueError, match="init='haar' needs bias=True"):
+        LiftDownPool2d(4, init="haar", bias=False)
+    with pytest.raises(ValueError, match="init must be one of 'kaiming', 'haar'"):
+        LiftDownPool2d(4, init="db2")
