@@ -40,8 +40,9 @@ VARIANTS: dict[str, list[str]] = {
     "max": ["--model.init_args.pool", "max"],
     "avg": ["--model.init_args.pool", "avg"],
     "lift": ["--model.init_args.pool", "lift"],
-    "lift_paper": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{constraint_gradients: all}"],
-    "lift_haar_init": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{init: haar}"],
+    "lift_paper": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{constraint_gradients: all, init: kaiming}"],
+    "lift_kaiming": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{init: kaiming}"],
+    "lift_paper_gradients": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{constraint_gradients: all}"],
     "lift_k3": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{kernel_size: 3}"],
     "lift_no_constraints": [
         "--model.init_args.pool",

@@ -107,13 +107,19 @@ def _images_to_rows(images: Tensor, batch: torch.Size) -> Tensor:
 
 
 def _onednn(x: Tensor) -> bool:
-    """Whether oneDNN's fused convolution + activation ops serve ``x`` (CPU, float32/bfloat16, oneDNN enabled)."""
+    """Whether oneDNN's fused convolution + activation ops serve ``x`` (CPU, float32, or bfloat16 where the CPU has
+    oneDNN's bfloat16 instructions (AVX-512), oneDNN enabled)."""
     return (
         x.device.type == "cpu"
-        and x.dtype in (torch.float32, torch.bfloat16)
+        and (x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and _onednn_bfloat16()))
         and torch.backends.mkldnn.is_available()
         and torch.backends.mkldnn.enabled
     )
+
+
+@functools.cache
+def _onednn_bfloat16() -> bool:
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def _conv_activation(images: Tensor, kernel: Tensor, bias: Tensor | None, activation: str) -> Tensor:
@@ -481,6 +487,19 @@ def _no_double_backward(ctx, *grads):
 
 for _backward_op in (_lift_rows_backward, _unlift_rows_backward):
     _backward_op.register_autograd(_no_double_backward)
+
+
+def register_float32_autocast(*ops: torch.library.CustomOpDef) -> None:
+    """Under autocast the steps run in float32 (their inputs cast up, results float32), as autocast does for
+    reductions and losses: P/U's tanh and the constraint losses' sums need the precision, and the weights stay
+    float32. Without this rule the convolutions inside the ops would be autocast to bfloat16 while their fake
+    functions promise the input's dtype, and the backward would meet mixed dtypes."""
+    for op in ops:
+        for device in ("cpu", "cuda"):
+            op.register_autocast(device, torch.float32)
+
+
+register_float32_autocast(_lift_rows, _lift_rows_backward, _unlift_rows, _unlift_rows_backward)
 
 
 # ---------------------------------------------------------------------------------------------- public steps

@@ -39,6 +39,7 @@ from liftpool_lightning.nn.fused_lifting import (
     _no_double_backward,
     _unlift_output,
     as_rows,
+    register_float32_autocast,
 )
 
 SOURCE = Path(__file__).parent / "csrc" / "lifting_cpu.cpp"
@@ -303,6 +304,7 @@ _native_unlift.register_autograd(_backward_unlift, setup_context=_setup_unlift)
 
 for _backward_op in (_native_lift_backward, _native_unlift_backward):
     _backward_op.register_autograd(_no_double_backward)
+register_float32_autocast(_native_lift, _native_lift_backward, _native_unlift, _native_unlift_backward)
 
 
 # ---------------------------------------------------------------------------------------------- public steps

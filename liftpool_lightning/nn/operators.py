@@ -34,7 +34,8 @@ class LearnedLiftingOperator(nn.Module):
     ``init``: ``kaiming`` initialises both convolutions like ``nn.Conv1d`` (the paper says nothing else); ``haar``
     starts the operator at ``tanh(haar_gain * x)`` for inputs above -3 (the K-tap kernel an identity at its centre
     tap, hidden bias 3, pointwise weight ``haar_gain``, pointwise bias ``-3 * haar_gain``), so a layer starts as a
-    Haar lifting step (P ~ x_e, U ~ d / 2, with ``haar_gain`` 1 and 0.5), softened by the tanh.
+    Haar lifting step (P ~ x_e, U ~ d / 2, with ``haar_gain`` 1 and 0.5), softened by the tanh. Without biases the
+    same weights give ``tanh(haar_gain * relu(x))``: Haar for the non-negative inputs a pool after a ReLU sees.
 
     The weights are stored as 1D convolution kernels (``[C, C/groups, K]``) and applied along any spatial axis of
     a 1D/2D/3D feature map by viewing them as ``K x 1`` (or ``1 x K``) kernels, so no transposes are needed.
@@ -57,8 +58,6 @@ class LearnedLiftingOperator(nn.Module):
     ) -> None:
         super().__init__()
         check_choice("init", init, OPERATOR_INITS)
-        if init == "haar" and not bias:
-            raise ValueError("init='haar' needs bias=True (the biases keep the ReLU linear)")
         factory = {"device": device, "dtype": dtype}
         self.init = init
         self.haar_gain = haar_gain
@@ -83,8 +82,9 @@ class LearnedLiftingOperator(nn.Module):
                 self.weight[identity, identity % self.weight.shape[1], (self.kernel_size - 1) // 2] = 1.0
                 self.pointwise_weight.zero_()
                 self.pointwise_weight[identity, identity % self.pointwise_weight.shape[1]] = self.haar_gain
-                self.bias.fill_(HAAR_INIT_SHIFT)
-                self.pointwise_bias.fill_(-HAAR_INIT_SHIFT * self.haar_gain)
+                if self.bias is not None:
+                    self.bias.fill_(HAAR_INIT_SHIFT)
+                    self.pointwise_bias.fill_(-HAAR_INIT_SHIFT * self.haar_gain)
             return
         for weight, bias in ((self.weight, self.bias), (self.pointwise_weight, self.pointwise_bias)):
             nn.init.kaiming_uniform_(weight, a=math.sqrt(5))

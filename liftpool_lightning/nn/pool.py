@@ -83,8 +83,9 @@ class LiftDownPoolNd(nn.Module):
         groups: groups of the K-tap convolution; None = C (depthwise, the paper's parameter count).
         pointwise_groups: groups of the 1-tap convolution; None = C.
         bias: whether the P/U convolutions have biases.
-        init: how learned P/U start: ``kaiming`` (like ``nn.Conv1d``) or ``haar`` (P ~ tanh(x_e), U ~ tanh(d / 2);
-            see ``LearnedLiftingOperator``).
+        init: how learned P/U start: ``haar`` (default; P ~ tanh(x_e), U ~ tanh(d / 2), see
+            ``LearnedLiftingOperator``) or ``kaiming`` (random, like ``nn.Conv1d``: the paper's, which says nothing
+            else). The README's "Constraint losses" section has the measurements behind the default.
         ceil_mode: odd lengths give ceil(n/2) outputs by extending one sample (exactly invertible, matches the
             ResNet stem pool ``MaxPool2d(3, 2, 1)``); False drops the last sample, giving floor(n/2) like
             ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
@@ -118,7 +119,7 @@ class LiftDownPoolNd(nn.Module):
         groups: int | None = None,
         pointwise_groups: int | None = None,
         bias: bool = True,
-        init: OperatorInit = "kaiming",
+        init: OperatorInit = "haar",
         ceil_mode: bool = True,
         compute_losses: bool = True,
         constraint_gradients: ConstraintGradients = "operators",

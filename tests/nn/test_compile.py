@@ -13,7 +13,7 @@ class _EncoderDecoder(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.down = LiftDownPool2d(8, bands="ll")
+        self.down = LiftDownPool2d(8, bands="ll", init="kaiming")
         self.up = LiftUpPool2d(self.down)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

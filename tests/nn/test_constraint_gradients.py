@@ -37,7 +37,7 @@ def implementation(request: pytest.FixtureRequest) -> Iterator[dict]:
 
 def _layer(dims: int, seed: int = 0, **options: object) -> nn.Module:
     torch.manual_seed(seed)
-    return POOLS[dims](4, dtype=torch.float64, **options)
+    return POOLS[dims](4, dtype=torch.float64, init="kaiming", **options)  # random P/U: every channel differs
 
 
 def _grads(layer: nn.Module, x: torch.Tensor, lambdas: tuple[float, float]) -> list[torch.Tensor]:

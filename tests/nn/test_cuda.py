@@ -12,8 +12,8 @@ pytestmark = [
 
 
 def test_cuda_matches_cpu_and_round_trips() -> None:
-    cpu = LiftDownPool2d(16, kernel_size=5, dtype=torch.float64)
-    gpu = LiftDownPool2d(16, kernel_size=5, dtype=torch.float64, device="cuda")
+    cpu = LiftDownPool2d(16, kernel_size=5, dtype=torch.float64, init="kaiming")
+    gpu = LiftDownPool2d(16, kernel_size=5, dtype=torch.float64, device="cuda", init="kaiming")
     gpu.load_state_dict(cpu.state_dict())
     x = torch.randn(4, 16, 33, 30, dtype=torch.float64)
     torch.testing.assert_close(gpu(x.cuda()).cpu(), cpu(x))
@@ -23,7 +23,7 @@ def test_cuda_matches_cpu_and_round_trips() -> None:
 
 
 def test_cuda_bf16_autocast_channels_last_and_backward() -> None:
-    pool = LiftDownPool2d(32, device="cuda")
+    pool = LiftDownPool2d(32, device="cuda", init="kaiming")
     x = torch.randn(8, 32, 32, 32, device="cuda").contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
     with torch.autocast("cuda", dtype=torch.bfloat16):

@@ -39,10 +39,10 @@ def test_2d_losses_sum_the_three_lifting_steps() -> None:
 
 
 class _Net(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, init: str = "haar") -> None:
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), LiftDownPool2d(4), nn.ReLU())
-        self.blocks = nn.ModuleDict({"pool": LiftDownPool2d(4, kernel_size=3)})
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), LiftDownPool2d(4, init=init), nn.ReLU())
+        self.blocks = nn.ModuleDict({"pool": LiftDownPool2d(4, kernel_size=3, init=init)})
         self.up = LiftUpPool2d(self.blocks["pool"])  # shares the down-pool: counted once
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +62,7 @@ def test_model_helper_weights_and_sums_every_layer_once() -> None:
 
 
 def test_lifting_loss_trains_the_predictors() -> None:
-    net = _Net()
+    net = _Net(init="kaiming")  # random P/U: large losses to bring down
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
     x = torch.rand(4, 3, 16, 16)
     net(x)

@@ -54,7 +54,7 @@ def test_native_matches_pytorch_steps(
     padding_mode: str,
 ) -> None:
     torch.manual_seed(0)
-    layer = LiftDownPool2d(channels, padding_mode=padding_mode)
+    layer = LiftDownPool2d(channels, padding_mode=padding_mode, init="kaiming")
     with torch.no_grad():  # away from the initialisation, so every term of the gradients matters
         for parameter in layer.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))
@@ -70,7 +70,7 @@ def test_native_matches_pytorch_steps(
 
 def test_results_do_not_depend_on_the_thread_count() -> None:
     torch.manual_seed(0)
-    layer = LiftDownPool2d(24, dtype=torch.float64)
+    layer = LiftDownPool2d(24, dtype=torch.float64, init="kaiming")
     x = torch.randn(4, 24, 12, 12, dtype=torch.float64)
     threads = torch.get_num_threads()
     try:
@@ -83,7 +83,7 @@ def test_results_do_not_depend_on_the_thread_count() -> None:
 
 
 def test_a_step_keeps_only_its_input_and_output_bands_for_the_backward() -> None:
-    layer = LiftDownPool2d(8)
+    layer = LiftDownPool2d(8, init="kaiming")
     x = torch.randn(2, 8, 12, 12, requires_grad=True)
     storages: dict[int, int] = {}
 
@@ -101,8 +101,8 @@ def test_a_step_keeps_only_its_input_and_output_bands_for_the_backward() -> None
 def test_3d_input_whose_batch_axes_merge_in_no_view() -> None:
     """A slice of a 3-D input: no 5-D view covers the first step's rows, so the step works on a copy."""
     torch.manual_seed(0)
-    layer = LiftDownPool3d(5, dtype=torch.float64)
-    generic = LiftDownPool3d(5, dtype=torch.float64, fused=False)
+    layer = LiftDownPool3d(5, dtype=torch.float64, init="kaiming")
+    generic = LiftDownPool3d(5, dtype=torch.float64, fused=False, init="kaiming")
     generic.load_state_dict(layer.state_dict())
     x = torch.randn(2, 5, 4, 7, 8, dtype=torch.float64)[:, :, :, :6].requires_grad_()
     assert native_lifting._five_d(x.movedim(1, -1).unsqueeze(-2)) is None
@@ -115,8 +115,8 @@ def test_gradient_keeps_a_dense_layout_that_no_rows_view_covers() -> None:
     """A permuted 3-D input (memory order D, N, C, H, W): the kernel writes the input gradient into a contiguous
     buffer, which is then copied into the input's layout (the one the fake function promises torch.compile)."""
     torch.manual_seed(0)
-    layer = LiftDownPool3d(3, dtype=torch.float64)
-    generic = LiftDownPool3d(3, dtype=torch.float64, fused=False)
+    layer = LiftDownPool3d(3, dtype=torch.float64, init="kaiming")
+    generic = LiftDownPool3d(3, dtype=torch.float64, fused=False, init="kaiming")
     generic.load_state_dict(layer.state_dict())
     x = torch.randn(4, 2, 3, 6, 8, dtype=torch.float64).permute(1, 2, 0, 3, 4).requires_grad_()
     assert native_lifting._five_d(x.movedim(1, -1).unsqueeze(-2)) is None
@@ -154,7 +154,7 @@ def test_a_failed_build_warns_once_and_the_layers_use_the_pytorch_steps(monkeypa
         with pytest.warns(UserWarning, match="c\\+\\+: command not found.*LIFTPOOL_NATIVE=0"):
             assert native_lifting.extension() is None
         assert not native_lifting.serves(torch.ones(1))  # cached: no second build, no second warning
-        layer = LiftDownPool2d(4)
+        layer = LiftDownPool2d(4, init="kaiming")
         assert layer(torch.randn(1, 4, 6, 6)).shape == (1, 4, 3, 3)
     finally:
         native_lifting.extension.cache_clear()

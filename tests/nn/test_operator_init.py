@@ -38,10 +38,16 @@ def test_haar_init_survives_reset_and_trains() -> None:
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
 
 
-def test_kaiming_is_the_default_and_haar_needs_biases() -> None:
-    layer = LiftDownPool2d(4)
-    assert layer.predict.init == "kaiming" and layer.predict.bias.abs().max() < 1  # nn.Conv1d's bias range
-    with pytest.raises(ValueError, match="init='haar' needs bias=True"):
-        LiftDownPool2d(4, init="haar", bias=False)
+def test_haar_is_the_layers_default_and_kaiming_is_random() -> None:
+    assert LiftDownPool2d(4).predict.init == "haar"
+    layer = LiftDownPool2d(4, init="kaiming")
+    assert layer.predict.bias.abs().max() < 1 and layer.predict.weight.std() > 0  # nn.Conv1d's ranges
     with pytest.raises(ValueError, match="init must be one of 'kaiming', 'haar'"):
         LiftDownPool2d(4, init="db2")
+
+
+def test_haar_without_biases_is_haar_on_non_negative_inputs() -> None:
+    layer = LiftDownPool1d(3, bias=False, dtype=torch.float64)
+    x = torch.rand(2, 3, 10, dtype=torch.float64)
+    torch.testing.assert_close(layer.predict(x, 2), torch.tanh(x))
+    torch.testing.assert_close(layer.update(x - 0.5, 2), torch.tanh(0.5 * (x - 0.5).clamp(min=0)))

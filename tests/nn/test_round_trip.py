@@ -41,7 +41,7 @@ def test_round_trip_2d_float64(shape: tuple[int, int], lifting: str) -> None:
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "symmetric", "replicate", "circular"])
 @pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5, 7])
 def test_round_trip_every_padding_mode_and_kernel_size(padding_mode: str, kernel_size: int) -> None:
-    down = LiftDownPool2d(4, kernel_size=kernel_size, padding_mode=padding_mode, dtype=torch.float64)
+    down = LiftDownPool2d(4, kernel_size=kernel_size, padding_mode=padding_mode, dtype=torch.float64, init="kaiming")
     _perturb(down)
     for shape in [(2, 2), (3, 3), (9, 12)]:
         x = torch.randn(1, 4, *shape, dtype=torch.float64)
@@ -64,7 +64,7 @@ def test_round_trip_1d_2d_3d(dims: int, share_weights: bool) -> None:
 
 def test_up_pool_uses_the_paired_down_pools_recorded_details() -> None:
     """Encoder-decoder use: the down-pool keeps only LL, the up-pool takes the details it recorded."""
-    down = LiftDownPool2d(3, bands="ll", dtype=torch.float64)
+    down = LiftDownPool2d(3, bands="ll", dtype=torch.float64, init="kaiming")
     up = LiftUpPool2d(down)
     assert down.record_bands
     x = torch.randn(2, 3, 11, 10, dtype=torch.float64)
@@ -76,14 +76,14 @@ def test_up_pool_uses_the_paired_down_pools_recorded_details() -> None:
 
 
 def test_round_trip_in_float32_is_accurate() -> None:
-    down = LiftDownPool2d(16, kernel_size=5)
+    down = LiftDownPool2d(16, kernel_size=5, init="kaiming")
     x = torch.randn(4, 16, 32, 32)
     bands = down.decompose(x)
     torch.testing.assert_close(LiftUpPool2d(down)(bands.ll, bands), x, rtol=0, atol=1e-5)
 
 
 def test_floor_mode_drops_the_last_sample_like_maxpool() -> None:
-    down = LiftDownPool2d(2, ceil_mode=False, dtype=torch.float64)
+    down = LiftDownPool2d(2, ceil_mode=False, dtype=torch.float64, init="kaiming")
     x = torch.randn(1, 2, 7, 9, dtype=torch.float64)
     bands = down.decompose(x)
     assert bands.ll.shape[2:] == (3, 4)
