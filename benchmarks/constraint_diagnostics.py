@@ -15,11 +15,12 @@ pool and optimiser per run, and every ``--every`` steps records, for each pool l
   c_u, c_p      the layer's constraint losses (summed over its three lifting steps)
   p_error       mean(d^2) / mean(x_o^2) of the layer's first (W) lifting step: 1 when P predicts no better than 0
 
-and the batch's training accuracy. Runs (``--runs``): ``max``; ``lift_paper`` (``constraint_gradients="all"``) and
-``lift`` (the default, ``"operators"``) with the quickstart's AdamW + one-cycle; the same two with the paper's SGD
-(lr 0.1, momentum 0.9, weight decay 5e-4, constant over the window): ``lift_paper_sgd``, ``lift_sgd``; and
-``max_sgd``. Writes ``OUTPUT/diagnostics.csv``, ``OUTPUT/diagnostics.md`` (a table at a few steps) and
-``OUTPUT/diagnostics.png``.
+and the batch's training accuracy. Runs (``--runs``), with the quickstart's AdamW + one-cycle: ``max``;
+``lift_paper`` (the paper: ``constraint_gradients="all"``, random ``kaiming`` P/U); ``lift_kaiming`` (the losses'
+gradients to P/U only, random P/U); ``lift`` (the default: that and ``init="haar"``); and each again with the paper's
+SGD (lr 0.1, momentum 0.9, weight decay 5e-4, constant over the window): ``*_sgd``. Runs already in
+``OUTPUT/diagnostics.csv`` are kept, not trained again (``--force`` retrains). Writes ``OUTPUT/diagnostics.csv``,
+``OUTPUT/diagnostics.md`` (a table at a few steps) and ``OUTPUT/diagnostics.png``.
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ from liftpool_lightning.data import SyntheticShapesDataModule
 from liftpool_lightning.models import create_network
 from liftpool_lightning.nn.lifting import lift as lift_step
 
-RUNS = {  # pool, constraint_gradients, optimiser
+PAPER = {"constraint_gradients": "all", "init": "kaiming"}
+RUNS = {  # pool, pool options, optimiser
     "max": ("max", None, "adamw"),
-    "lift_paper": ("lift", "all", "adamw"),
-    "lift": ("lift", "operators", "adamw"),
+    "lift_paper": ("lift", PAPER, "adamw"),
+    "lift_kaiming": ("lift", {"init": "kaiming"}, "adamw"),
+    "lift": ("lift", {}, "adamw"),
     "max_sgd": ("max", None, "sgd"),
-    "lift_paper_sgd": ("lift", "all", "sgd"),
-    "lift_sgd": ("lift", "operators", "sgd"),
+    "lift_paper_sgd": ("lift", PAPER, "sgd"),
+    "lift_kaiming_sgd": ("lift", {"init": "kaiming"}, "sgd"),
+    "lift_sgd": ("lift", {}, "sgd"),
 }
 QUICKSTART_STEPS = 496  # the quickstart's one-cycle: 8 epochs x 62 steps
 LAMBDA_U, LAMBDA_P = 0.01, 0.1
@@ -61,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--every", type=int, default=6, help="record every N steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="runs/diagnostics")
+    parser.add_argument("--force", action="store_true", help="retrain runs already in the CSV")
     return parser.parse_args(argv)
 
 
@@ -84,9 +89,8 @@ def _norm(gradient: Tensor | None) -> float:
 
 
 def run(name: str, args: argparse.Namespace, loader: torch.utils.data.DataLoader) -> list[dict]:
-    pool, mode, optimiser = RUNS[name]
+    pool, options, optimiser = RUNS[name]
     torch.manual_seed(args.seed)
-    options = {"constraint_gradients": mode} if mode else None
     model = create_network("small_vgg", num_classes=8, pool=pool, pool_options=options)
     optimizer, schedule = _optimizer(optimiser, model)
     pools = _pools(model)
@@ -189,18 +193,19 @@ def plot(rows: list[dict], names: list[str], output: Path) -> None:
 
     panels = [("train_acc", "train accuracy, batch (%)", False), ("pool1_feature_rms", "pool1 input RMS", True),
               ("pool1_bn_gamma", "pool1 BatchNorm mean |gamma|", True),
-              ("pool1_ratio", "pool1: |grad lift| / |grad task|", True)]  # fmt: skip
+              ("pool1_ratio", "pool1 BatchNorm: |grad lift| / |grad task|", True)]  # fmt: skip
+    colours = {name: f"C{i}" for i, name in enumerate(names)}
     figure, axes = plt.subplots(1, len(panels), figsize=(16, 3.8))
     for axis, (key, title, log) in zip(axes, panels, strict=True):
         for name in names:
             mine = [r for r in rows if r["run"] == name]
             if key == "pool1_ratio":
-                values = [r["pool1_grad_lift"] / max(r["pool1_grad_task"], 1e-30) for r in mine]
+                values = [r["pool1_bn_grad_lift"] / max(r["pool1_bn_grad_task"], 1e-30) for r in mine]
                 if not any(values):
                     continue
             else:
                 values = [r[key] for r in mine]
-            axis.plot([r["step"] for r in mine], values, label=name, linewidth=1.2)
+            axis.plot([r["step"] for r in mine], values, label=name, color=colours[name], linewidth=1.2)
         axis.set_title(title, fontsize=9)
         axis.set_xlabel("step")
         if log:
@@ -219,10 +224,20 @@ def main(argv: list[str] | None = None) -> None:
     data = SyntheticShapesDataModule(num_train=4000, num_val=1000, batch_size=64, num_workers=0, pin_memory=False)
     data.setup("fit")
     rows: list[dict] = []
+    path = output / "diagnostics.csv"
+    if path.is_file() and not args.force:
+        with path.open() as handle:
+            rows = [{k: (v if k == "run" else float(v)) for k, v in row.items() if v != ""}
+                    for row in csv.DictReader(handle)]  # fmt: skip
+        rows = [row for row in rows if row["run"] in args.runs]
     for name in args.runs:
+        if any(row["run"] == name for row in rows):
+            print(f"{name}: kept from {path}", flush=True)
+            continue
         torch.manual_seed(args.seed)
         loader = data.train_dataloader()
         rows += run(name, args, loader)
+    rows.sort(key=lambda row: (args.runs.index(row["run"]), row["step"]))
     columns = sorted({key for row in rows for key in row}, key=lambda k: (k not in ("run", "step", "epoch"), k))
     with (output / "diagnostics.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)

@@ -146,9 +146,9 @@ def experiments() -> dict[str, tuple[str, dict[str, Any]]]:
             _variant(CIFAR, pool_options={"bands": [band]}),
         )
     out["cifar100/vgg13_lift_paper_constraints.yaml"] = (
-        "Table 3: LiftDownPool with the paper's constraint gradients (c_u, c_p also reach the features; the default\n"
-        "# sends them to P and U only: see the README's 'Constraint losses')",
-        _variant(CIFAR, pool_options={"constraint_gradients": "all"}),
+        "Table 3: LiftDownPool exactly as the paper: c_u, c_p also reach the features, random P/U (the defaults send\n"
+        "# the losses' gradients to P and U only and start P/U as Haar: README, 'Constraint losses and initialisation')",
+        _variant(CIFAR, pool_options={"constraint_gradients": "all", "init": "kaiming"}),
     )
     out["cifar100/vgg13_lift_no_constraints.yaml"] = (
         "Table 1: LiftDownPool (all bands) without the constraint losses",
