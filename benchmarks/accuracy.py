@@ -11,8 +11,8 @@ one after another, writing under ``OUTPUT/runs/VARIANT/seed_SEED``. A run whose 
 epoch is not trained again, so an interrupted study resumes where it stopped and a grid can be extended. Then:
 
   OUTPUT/results.csv      one row per (variant, seed, epoch): validation and training top-1 accuracy, c_u, c_p
-  OUTPUT/results.md       final validation top-1 per variant: mean +- std over seeds, the seeds, the lowest
-                          validation accuracy after epoch 1, and the difference to the first variant
+  OUTPUT/results.md       final validation top-1 per variant: mean +- std over the finished seeds, each seed's,
+                          each seed's after the first epoch, and the difference to the first variant
   OUTPUT/val_accuracy.png validation top-1 per epoch, mean over seeds (band: min..max)
 
 ``--epochs`` changes the number of epochs; where the config steps a ``OneCycleLR`` its ``total_steps`` is scaled with
@@ -188,18 +188,22 @@ def report(args: argparse.Namespace, epochs: int) -> None:
         return
     reference = statistics.fmean(final(names[0]))
     lines = [
-        f"Validation top-1 accuracy (%) after epoch {epochs}, mean +- std over seeds {args.seeds} "
+        f"Validation top-1 accuracy (%) after epoch {epochs}, mean +- std over the seeds finished of {args.seeds} "
         f"(`{args.config}`{', ' + args.extra if args.extra else ''}).",
         "",
-        f"| variant | val top-1 | per seed | lowest val top-1 from epoch 1 on | vs {names[0]} |",
-        "|---|---|---|---|---|",
+        f"| variant | val top-1 | seeds | per seed | val top-1 after epoch 1 (per seed) | vs {names[0]} |",
+        "|---|---|---|---|---|---|",
     ]
     for name in names:
         values = final(name)
-        lowest = min(r["val_top1"] for r in rows if r["variant"] == name)
+        seeds = [s for s in args.seeds if any(r["variant"] == name and r["seed"] == s and r["epoch"] == epochs - 1
+                                              for r in rows)]  # fmt: skip
+        first = [r["val_top1"] for s in seeds for r in rows if r["variant"] == name and r["seed"] == s
+                 and r["epoch"] == 0]  # fmt: skip
         per_seed = " / ".join(f"{v:.1f}" for v in values)
         delta = statistics.fmean(values) - reference
-        lines.append(f"| {name} | {mean_std(values)} | {per_seed} | {lowest:.1f} | {delta:+.1f} |")
+        lines.append(f"| {name} | {mean_std(values)} | {len(values)} | {per_seed} | "
+                     f"{' / '.join(f'{v:.1f}' for v in first)} | {delta:+.1f} |")  # fmt: skip
     (output / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
     plot(rows, names, output / "val_accuracy.png", epochs)

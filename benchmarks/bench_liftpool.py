@@ -12,8 +12,9 @@ Workloads (full training steps: forward, task loss + lifting losses, backward, S
             the generic autograd path (fused=False) and the plain reference written from the equations; the fused
             layer's bands, losses and gradients are checked against the reference on the way.
 LiftPool runs the C++ CPU kernels when they are built (float32/float64 on CPU, see liftpool_lightning/nn/
-native_lifting.py); --pytorch-steps adds the same model with LIFTPOOL_NATIVE=0 (the PyTorch steps, as on GPU), and the
-layers table always has both.
+native_lifting.py); --paper-gradients adds it with constraint_gradients="all" (the paper's gradients, one backward
+stream instead of the default's two); --pytorch-steps adds the same model with LIFTPOOL_NATIVE=0 (the PyTorch
+steps, as on GPU), and the layers table always has both.
 Each variant runs in its own process (one model per process, as in training), --rounds times, the variants taking
 turns (max, lift, max, lift, ...), so a busy or throttled machine slows all of them alike; a process reports the
 median of --repeats steps after --warmup, and the table the median over rounds. Memory per variant: the peak of the
@@ -53,6 +54,7 @@ WORKLOADS = {
 LAYER_SHAPES = [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)]
 EAGER = "lift (eager)"
 PYTORCH_STEPS = "lift (pytorch steps)"
+PAPER_GRADIENTS = "lift (paper gradients)"
 
 
 def _sync(device: str) -> None:
@@ -84,7 +86,9 @@ def _peak_mb(device: str) -> float:
 
 def _network(workload: str, variant: str, device: str) -> torch.nn.Module:
     name, classes, _, size, variants = WORKLOADS[workload]
-    pooling = variants["lift" if variant in (EAGER, PYTORCH_STEPS) else variant]
+    pooling = variants["lift" if variant in (EAGER, PYTORCH_STEPS, PAPER_GRADIENTS) else variant]
+    if variant == PAPER_GRADIENTS:
+        pooling = {**pooling, "pool_options": {"constraint_gradients": "all"}}
     return create_network(name, classes, input_size=min(size, 64), **pooling).to(device)
 
 
@@ -113,7 +117,8 @@ def training_step(workload: str, variant: str, options: argparse.Namespace) -> C
 
 def _variants(workload: str, options: argparse.Namespace) -> list[str]:
     variants = list(WORKLOADS[workload][4])
-    return variants + [EAGER] * options.compile + [PYTORCH_STEPS] * options.pytorch_steps
+    extra = [EAGER] * options.compile + [PYTORCH_STEPS] * options.pytorch_steps
+    return variants + extra + [PAPER_GRADIENTS] * options.paper_gradients
 
 
 def saved_activation_mb(workload: str, variant: str, options: argparse.Namespace) -> float:
@@ -213,6 +218,11 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models")
     parser.add_argument("--pytorch-steps", action="store_true", help="add LiftPool with LIFTPOOL_NATIVE=0")
+    parser.add_argument(
+        "--paper-gradients",
+        action="store_true",
+        help="add LiftPool with constraint_gradients='all' (the losses' gradients into the features)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--rounds", type=int, default=3, help="processes per variant, taking turns")
     parser.add_argument("--single", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
@@ -264,6 +274,10 @@ def main() -> None:
         if PYTORCH_STEPS in times:
             results[workload]["pytorch_steps_over_native"] = times[PYTORCH_STEPS] / times["lift"]
             line += f"; pytorch steps: {times[PYTORCH_STEPS]:.1f} ms, {times[PYTORCH_STEPS] / times[baseline]:.2f}x"
+        if PAPER_GRADIENTS in times:
+            results[workload]["default_over_paper_gradients"] = times["lift"] / times[PAPER_GRADIENTS]
+            line += f"; paper gradients: {times[PAPER_GRADIENTS]:.1f} ms, default/paper "
+            line += f"{times['lift'] / times[PAPER_GRADIENTS]:.2f}x"
         print(line, flush=True)
     if options.json:
         options.json.write_text(json.dumps(results, indent=2))

@@ -146,8 +146,9 @@ def experiments() -> dict[str, tuple[str, dict[str, Any]]]:
             _variant(CIFAR, pool_options={"bands": [band]}),
         )
     out["cifar100/vgg13_lift_paper_constraints.yaml"] = (
-        "Table 3: LiftDownPool exactly as the paper: c_u, c_p also reach the features, random P/U (the defaults send\n"
-        "# the losses' gradients to P and U only and start P/U as Haar: README, 'Constraint losses and initialisation')",
+        "Table 3: LiftDownPool exactly as the paper: c_u, c_p also reach the features, random P/U (the defaults\n"
+        "# send the losses' gradients to P and U only and start P/U as Haar: README, 'Constraint losses and\n"
+        "# initialisation')",
         _variant(CIFAR, pool_options={"constraint_gradients": "all", "init": "kaiming"}),
     )
     out["cifar100/vgg13_lift_no_constraints.yaml"] = (
