@@ -57,6 +57,10 @@ VARIANTS: dict[str, list[str]] = {
         for band in ("ll", "lh", "hl", "hh")
     },
     **{
+        f"lift_{band}_haar": ["--model.init_args.pool", "lift", POOL_OPTIONS, f"{{bands: [{band}], init: haar}}"]
+        for band in ("lh", "hl", "hh")
+    },
+    **{
         f"lift_paper_{band}": [
             "--model.init_args.pool",
             "lift",

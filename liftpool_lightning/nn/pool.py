@@ -20,6 +20,7 @@ from liftpool_lightning.nn.constants import (
     CONSTRAINT_GRADIENTS,
     LIFTING_SCHEMES,
     MISSING_DETAILS,
+    OPERATOR_INITS,
     PADDING_MODES,
     ConstraintGradients,
     LiftingScheme,
@@ -83,9 +84,11 @@ class LiftDownPoolNd(nn.Module):
         groups: groups of the K-tap convolution; None = C (depthwise, the paper's parameter count).
         pointwise_groups: groups of the 1-tap convolution; None = C.
         bias: whether the P/U convolutions have biases.
-        init: how learned P/U start: ``haar`` (default; P ~ tanh(x_e), U ~ tanh(d / 2), see
-            ``LearnedLiftingOperator``) or ``kaiming`` (random, like ``nn.Conv1d``: the paper's, which says nothing
-            else). The README's "Constraint losses" section has the measurements behind the default.
+        init: how learned P/U start: ``haar`` (P ~ tanh(x_e), U ~ tanh(d / 2), see ``LearnedLiftingOperator``) or
+            ``kaiming`` (random, like ``nn.Conv1d``: the paper's, which names no initialisation). None (default):
+            ``haar`` when ``bands`` include the all-low band (``ll`` in 2D), else ``kaiming``: a Haar start makes a
+            detail band alone a pure high-pass that discards the map's content. The README's "Constraint losses and
+            initialisation" section has the measurements behind both.
         ceil_mode: odd lengths give ceil(n/2) outputs by extending one sample (exactly invertible, matches the
             ResNet stem pool ``MaxPool2d(3, 2, 1)``); False drops the last sample, giving floor(n/2) like
             ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
@@ -119,7 +122,7 @@ class LiftDownPoolNd(nn.Module):
         groups: int | None = None,
         pointwise_groups: int | None = None,
         bias: bool = True,
-        init: OperatorInit = "haar",
+        init: OperatorInit | None = None,
         ceil_mode: bool = True,
         compute_losses: bool = True,
         constraint_gradients: ConstraintGradients = "operators",
@@ -142,6 +145,10 @@ class LiftDownPoolNd(nn.Module):
         self.lifting = lifting
         self.band_names = band_names(self.spatial_dims)
         self.bands = _normalise_bands(bands, self.band_names)
+        if init is None:
+            init = "haar" if self.band_names[0] in self.bands else "kaiming"
+        check_choice("init", init, OPERATOR_INITS)
+        self.init = init
         self.padding_mode = padding_mode
         self.share_weights = share_weights or lifting != "learned"
         self.ceil_mode = ceil_mode
@@ -165,7 +172,16 @@ class LiftDownPoolNd(nn.Module):
 
             def make(haar_gain: float) -> LearnedLiftingOperator:
                 return LearnedLiftingOperator(
-                    channels, kernel_size, groups, pointwise_groups, padding_mode, bias, device, dtype, init, haar_gain
+                    channels,
+                    kernel_size,
+                    groups,
+                    pointwise_groups,
+                    padding_mode,
+                    bias,
+                    device,
+                    dtype,
+                    self.init,
+                    haar_gain,
                 )
 
             if self.share_weights:

@@ -38,8 +38,13 @@ def test_haar_init_survives_reset_and_trains() -> None:
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
 
 
-def test_haar_is_the_layers_default_and_kaiming_is_random() -> None:
+def test_the_default_is_haar_when_the_low_band_is_pooled_else_kaiming() -> None:
     assert LiftDownPool2d(4).predict.init == "haar"
+    assert LiftDownPool2d(4, bands=["ll", "hh"]).update.init == "haar"
+    for bands in ("lh", "hl", "hh", ["lh", "hh"]):
+        assert LiftDownPool2d(4, bands=bands).predict.init == "kaiming"
+    assert LiftDownPool1d(4, bands="h").init == "kaiming" and LiftDownPool1d(4, bands="l").init == "haar"
+    assert LiftDownPool2d(4, bands="hh", init="haar").predict.init == "haar"
     layer = LiftDownPool2d(4, init="kaiming")
     assert layer.predict.bias.abs().max() < 1 and layer.predict.weight.std() > 0  # nn.Conv1d's ranges
     with pytest.raises(ValueError, match="init must be one of 'kaiming', 'haar'"):
