@@ -220,7 +220,8 @@ def plot(rows: list[dict], names: list[str], path: Path, epochs: int) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name in names:
+    palette = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    for index, name in enumerate(names):
         xs, means, lows, highs = [], [], [], []
         for epoch in range(epochs):
             values = [r["val_top1"] for r in rows if r["variant"] == name and r["epoch"] == epoch]
@@ -229,7 +230,7 @@ def plot(rows: list[dict], names: list[str], path: Path, epochs: int) -> None:
                 means.append(statistics.fmean(values))
                 lows.append(min(values))
                 highs.append(max(values))
-        line = axes.plot(xs, means, marker="o", markersize=3, label=name)[0]
+        line = axes.plot(xs, means, marker="o", markersize=3, label=name, color=palette(index))[0]
         axes.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.15)
     axes.set_xlabel("epoch")
     axes.set_ylabel("validation top-1 accuracy (%)")
