@@ -25,6 +25,7 @@ import argparse
 import csv
 import math
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -141,8 +142,7 @@ def train(args: argparse.Namespace, name: str, options: list[str], seed: int, sc
         print(f"[{name} seed {seed}] done before, kept ({run_dir})", flush=True)
         return run_dir
     if run_dir.exists():  # an interrupted run: start it again from scratch, in a clean folder
-        for path in sorted(run_dir.rglob("*"), reverse=True):
-            path.unlink() if path.is_file() else path.rmdir()
+        shutil.rmtree(run_dir)
     command = [sys.executable, "-m", "liftpool_lightning", "fit", "--config", args.config,
                "--seed_everything", str(seed), "--trainer.default_root_dir", str(run_dir),
                "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
