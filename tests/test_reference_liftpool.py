@@ -12,7 +12,15 @@ from liftpool_lightning import LiftDownPool2d
 @pytest.mark.parametrize("padding_mode", ["symmetric", "zeros", "replicate"])
 @pytest.mark.parametrize("kernel_size", [2, 5])
 def test_production_matches_the_reference(padding_mode: str, kernel_size: int, fused: bool) -> None:
-    layer = LiftDownPool2d(4, kernel_size=kernel_size, padding_mode=padding_mode, fused=fused, dtype=torch.float64)
+    layer = LiftDownPool2d(
+        4,
+        kernel_size=kernel_size,
+        padding_mode=padding_mode,
+        fused=fused,
+        dtype=torch.float64,
+        constraint_gradients="all",
+        init="kaiming",
+    )  # the paper, as the reference
     x = torch.randn(2, 4, 8, 12, dtype=torch.float64, requires_grad=True)
     bands, c_u, c_p = reference_forward(layer, x)
     loss_reference = sum(b.square().sum() for b in bands.values()) + c_u + c_p
@@ -31,8 +39,8 @@ def test_production_matches_the_reference(padding_mode: str, kernel_size: int, f
 
 def test_fused_float32_matches_the_reference_in_float64() -> None:
     """The oneDNN kernels (float32 on CPU) against the reference evaluated in float64 with the same parameters."""
-    layer = LiftDownPool2d(8)
-    reference = LiftDownPool2d(8, dtype=torch.float64)
+    layer = LiftDownPool2d(8, constraint_gradients="all", init="kaiming")
+    reference = LiftDownPool2d(8, dtype=torch.float64, constraint_gradients="all", init="kaiming")
     reference.load_state_dict({k: v.double() for k, v in layer.state_dict().items()})
     x = torch.randn(4, 8, 16, 16)
     x64 = x.double().requires_grad_()
