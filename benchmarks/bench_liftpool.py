@@ -158,8 +158,9 @@ def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callabl
     from liftpool_lightning import LiftDownPool2d
 
     x = torch.randn(*shape, device=device, requires_grad=True)
-    fused = LiftDownPool2d(shape[1], device=device)
-    generic = LiftDownPool2d(shape[1], device=device, fused=False)
+    paper = {"constraint_gradients": "all", "init": "kaiming"}  # what the reference writes out: random P/U too
+    fused = LiftDownPool2d(shape[1], device=device, **paper)
+    generic = LiftDownPool2d(shape[1], device=device, fused=False, **paper)
     generic.load_state_dict(fused.state_dict())
 
     def layer_step(layer: LiftDownPool2d, native: bool = True) -> Callable[[], tuple[torch.Tensor, ...]]:

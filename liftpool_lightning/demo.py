@@ -43,11 +43,11 @@ def run_demo(steps: int = 60, seed: int = 0, echo: Callable[[str], None] = print
         echo(f"   {kind:<13}" + "".join(f"{energy[n] / total:>8.2f}" for n in energy))
         results[f"haar_{kind}_lh_share"] = energy["lh"] / total
 
-    echo(f"2. Learned P/U (kernel 5) trained {steps} steps on synthetic scenes to reduce c_u + c_p")
+    echo(f"2. Learned P/U (kernel 5, random start) trained {steps} steps on synthetic scenes to reduce c_u + c_p")
     generator = torch.Generator().manual_seed(seed)
     shapes = SyntheticShapes(32, image_size=32, seed=seed)  # the embedded dataset's textured shapes, in [0, 1]
     scenes = torch.stack([shapes[i][0] for i in range(len(shapes))])
-    pool = LiftDownPool2d(channels=3, kernel_size=5)
+    pool = LiftDownPool2d(channels=3, kernel_size=5, init="kaiming")  # random P/U, so the losses have work to do
     optimizer = torch.optim.Adam(pool.parameters(), lr=0.02)
     for step in range(steps + 1):
         batch = scenes[torch.randint(0, len(scenes), (8,), generator=generator)]
