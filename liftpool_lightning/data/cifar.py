@@ -1,22 +1,26 @@
-"""CIFAR-100 (torchvision's reader): train split to train on, test split to validate and test on."""
+"""CIFAR-100 (torchvision's dataset, files read by our restricted unpickler): train split to train on, test split to
+validate and test on."""
 
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 
-from torchvision.datasets import CIFAR100
+import numpy as np
+from torchvision.datasets import CIFAR100, VisionDataset
+from torchvision.datasets.utils import check_integrity
 
 from liftpool_lightning.data.base import BaseDataModule
+from liftpool_lightning.data.cifar_pickle import CIFARFileError, load_cifar_batch, load_cifar_names
 from liftpool_lightning.data.transforms import cifar_eval_transform, cifar_train_transform
 
 CIFAR100_FILES = ("train", "test", "meta")
 
 
 class CheckedCIFAR100(CIFAR100):
-    """torchvision's CIFAR100 that checks the official md5 sums only when ``verify`` is set, else only presence.
+    """torchvision's CIFAR100 that checks the official md5 sums only when ``verify`` is set, else only presence, and
+    reads its pickles with :class:`~liftpool_lightning.data.cifar_pickle.CIFARUnpickler` (no code in a file runs).
 
     Args:
         root: folder holding ``cifar-100-python/``.
@@ -24,6 +28,9 @@ class CheckedCIFAR100(CIFAR100):
         transform: applied to each PIL image.
         verify: compare the files with torchvision's md5 sums (and download them when ``download``).
         download: download the archive when the files fail the check.
+
+    Raises:
+        CIFARFileError: a file is not a CIFAR pickle, or holds a label outside the meta file's classes.
     """
 
     def __init__(
@@ -35,7 +42,27 @@ class CheckedCIFAR100(CIFAR100):
         download: bool = False,
     ) -> None:
         self.verify = verify or download
-        super().__init__(root, train=train, transform=transform, download=download)
+        VisionDataset.__init__(self, root, transform=transform)  # CIFAR10.__init__ would pickle.load the files
+        self.train = train
+        if download:
+            self.download()
+        if not self._check_integrity():
+            raise RuntimeError("Dataset not found or corrupted. You can use download=True to download it")
+        self._load_meta()
+        folder = Path(self.root) / self.base_folder
+        self.targets: list[int] = []
+        batches = []
+        for name, _ in self.train_list if train else self.test_list:
+            data, labels = load_cifar_batch(folder / name, "fine_labels")
+            wrong = next((label for label in labels if not 0 <= label < len(self.classes)), None)
+            if wrong is not None:
+                raise CIFARFileError(
+                    f"CIFAR file {folder / name} holds label {wrong}, but {folder / self.meta['filename']} names "
+                    f"{len(self.classes)} classes (labels 0..{len(self.classes) - 1})"
+                )
+            batches.append(data)
+            self.targets.extend(labels)
+        self.data = np.vstack(batches).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))  # HWC
 
     def _check_integrity(self) -> bool:
         if self.verify:
@@ -43,11 +70,10 @@ class CheckedCIFAR100(CIFAR100):
         return all(os.path.isfile(os.path.join(self.root, self.base_folder, name)) for name in CIFAR100_FILES)
 
     def _load_meta(self) -> None:
-        if self.verify:
-            super()._load_meta()
-            return
-        with open(os.path.join(self.root, self.base_folder, self.meta["filename"]), "rb") as handle:
-            self.classes = pickle.load(handle, encoding="latin1")[self.meta["key"]]
+        path = Path(self.root) / self.base_folder / self.meta["filename"]
+        if self.verify and not check_integrity(str(path), self.meta["md5"]):
+            raise RuntimeError("Dataset metadata file not found or corrupted. You can use download=True to download it")
+        self.classes = load_cifar_names(path, self.meta["key"])
         self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
 
 

@@ -2,7 +2,8 @@
 
 The official files were pickled by Python 2: dict keys and names are Python-2 ``str``, which Python 3 loads as ``str``
 with ``encoding="latin1"`` (torchvision) and as ``bytes`` with ``encoding="bytes"`` (the dataset web page's recipe).
-This writer produces the same opcodes, so both readings work.
+The image array is written as numpy 1 under Python 2 wrote it: ``numpy.core.multiarray._reconstruct``, then its raw
+bytes as a Python-2 ``str``. This writer produces the same opcodes, so both readings work.
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ class _Py2Pickler(pickle._Pickler):  # the pure-Python pickler lets a type choos
         self.memoize(obj)
 
     dispatch[Py2Str] = save_py2str
+
+    def save_ndarray(self, obj: np.ndarray) -> None:
+        self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
+        self.save((np.ndarray, (0,), Py2Str(b"b")))
+        self.write(pickle.REDUCE)
+        self.memoize(obj)
+        self.save((1, obj.shape, obj.dtype, False, Py2Str(np.ascontiguousarray(obj).tobytes())))
+        self.write(pickle.BUILD)
+
+    dispatch[np.ndarray] = save_ndarray
 
 
 def _dump(obj: object, path: Path) -> None:
