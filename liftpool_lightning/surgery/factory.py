@@ -103,7 +103,10 @@ def candidates(pool: PoolSpec, site: Site, options: dict[str, Any], device: Any,
         return
     if pool in ("lift", "wavelet"):
         if site.stride != (2,) * dims:
-            raise ValueError(f"{site.path}: LiftPool halves every axis, but this layer has stride {site.stride}")
+            raise ValueError(
+                f"{site.path}: LiftPool halves every axis, but this layer has stride {site.stride}; exclude it or "
+                "choose another pool"
+            )
         for ceil_mode in ceil_modes:
             if pool == "lift":
                 yield _LIFT[dims](channels=site.channels, ceil_mode=ceil_mode, **options, **factory)

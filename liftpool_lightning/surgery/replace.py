@@ -23,7 +23,7 @@ from liftpool_lightning.surgery.factory import (
     to_device,
 )
 from liftpool_lightning.surgery.report import Replacement, SurgeryReport
-from liftpool_lightning.surgery.sites import Site, dry_run, find_sites, select_sites
+from liftpool_lightning.surgery.sites import Site, dry_run, find_sites, matches, select_sites
 from liftpool_lightning.surgery.wrappers import (
     ConvThenPool,
     LiftDownPoolWithIndices,
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _LIFT_UP = {1: LiftUpPool1d, 2: LiftUpPool2d, 3: LiftUpPool3d}
 _PROBE_SIZES = (2, 3, 4, 5, 7, 8, 9, 15, 16)
+KEEPS_SIZE = "stride 1, does not downsample; name it in include= to swap it for a pool that keeps the size"
 
 
 def replace_pooling(
@@ -66,7 +67,9 @@ def replace_pooling(
         strided_convs: also turn each stride-s convolution into the same convolution with stride 1 followed by
             the pool (for networks that downsample without pooling, e.g. MobileNetV2).
         include, exclude: shell-style patterns on module paths (``"features.*"``); a pattern that matches no
-            candidate layer is an error.
+            candidate layer is an error. Pools with stride 1 on every axis (they keep the size, e.g. GoogLeNet's
+            branch pools) are left alone and reported unless an ``include`` pattern matches them; LiftPool always
+            halves, so ``lift``/``wavelet`` cannot replace them and say so.
         skip_stem: leave the first downsampling layer of the forward pass alone.
         **options: passed to the pool (e.g. ``kernel_size=3, bands=("ll",)`` for ``lift``).
 
@@ -91,15 +94,24 @@ def replace_pooling(
     if not all_sites and not already:
         hint = "" if strided_convs else "; for a model that downsamples by stride, use strided_convs=True"
         raise ValueError(f"found no pooling layer to replace in {type(model).__name__}{hint}")
+    if include is None and not already and not any(site.downsamples for site in all_sites):
+        raise ValueError(
+            f"found no downsampling pooling layer in {type(model).__name__}: its pools have stride 1 and keep the "
+            f"size ({', '.join(site.path for site in all_sites)}); name them in include= to swap them for a pool "
+            "that keeps the size"
+        )
     sites = select_sites(all_sites, include, exclude)
     report = SurgeryReport(skipped=[(path, "replaced by an earlier replace_pooling") for path in already])
+    report.skipped += [(s.path, KEEPS_SIZE) for s in sites if not s.downsamples and not matches(s, include)]
+    sites = [s for s in sites if s.downsamples or matches(s, include)]
 
     example = _example_input(model, example_input)
     reference_output = dry_run(model, example, all_sites + unpools)
     called = sorted((s for s in sites if s.calls), key=lambda s: s.calls[0][0])
-    if skip_stem and called:
-        report.skipped.append((called[0].path, "stem (skip_stem=True)"))
-        called = called[1:]
+    stem = next((s for s in called if s.downsamples), None)
+    if skip_stem and stem is not None:
+        report.skipped.append((stem.path, "stem (skip_stem=True)"))
+        called.remove(stem)
     for site in sites:
         if not site.calls:
             report.skipped.append((site.path, "not run by example_input"))

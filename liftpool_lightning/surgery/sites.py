@@ -62,6 +62,11 @@ class Site:
         return self.calls[0][2] if self.calls else None
 
     @property
+    def downsamples(self) -> bool:
+        """Whether the layer shrinks some axis (stride > 1); a stride-1 pool keeps the size (GoogLeNet's branches)."""
+        return any(step > 1 for step in self.stride)
+
+    @property
     def channels(self) -> int | None:
         """Channels entering the new pool: the pool's input channels, or a strided conv's output channels."""
         if not self.calls:
@@ -167,11 +172,12 @@ def select_sites(sites: list[Site], include: Sequence[str] | None, exclude: Sequ
                     f"{name} pattern {pattern!r} matches no downsampling layer; candidates are: "
                     f"{', '.join(paths) or '(none)'}"
                 )
-
-    def matches(site: Site, patterns: Sequence[str]) -> bool:
-        return any(fnmatch.fnmatchcase(p, pattern) for p in site.paths for pattern in patterns)
-
     return [s for s in sites if (include is None or matches(s, include)) and not (exclude and matches(s, exclude))]
+
+
+def matches(site: Site, patterns: Sequence[str] | None) -> bool:
+    """Whether one of the site's paths matches one of the shell-style ``patterns``."""
+    return any(fnmatch.fnmatchcase(p, pattern) for p in site.paths for pattern in patterns or ())
 
 
 def dry_run(model: nn.Module, example_input: Tensor, sites: list[Site]) -> Tensor | tuple | dict:

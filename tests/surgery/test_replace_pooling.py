@@ -10,6 +10,7 @@ from torchvision.models import mobilenet_v2, resnet18
 from liftpool_lightning import LiftDownPool1d, LiftDownPool2d, LiftDownPool3d, replace_pooling
 from liftpool_lightning.nn.baselines import BlurPool, GatedPool, MaxBlurPool, MixedPool, SkipPool
 from liftpool_lightning.surgery import DOWN_POOLS, ConvThenPool
+from liftpool_lightning.surgery.replace import KEEPS_SIZE
 
 
 def test_acceptance_call_on_resnet18() -> None:
@@ -205,13 +206,35 @@ def test_model_whose_pool_is_not_run_is_left_alone() -> None:
         (nn.Sequential(nn.MaxPool2d(2)), {"pool": "lift", "kernel_size": 0}, ValueError, "kernel_size must be >= 1"),
         (nn.Sequential(nn.MaxPool2d(2)), {"pool": "lift", "up_pool": "nearest"}, ValueError, "unknown up-pool"),
         (nn.Sequential(nn.Conv2d(3, 3, 3, 2)), {"pool": "lift"}, ValueError, "use strided_convs=True"),
-        (nn.Sequential(nn.MaxPool2d(3, 1, 1)), {"pool": "lift"}, ValueError, r"0: LiftPool halves every axis"),
+        (nn.Sequential(nn.MaxPool2d(3, 1, 1)), {"pool": "lift"}, ValueError, "no downsampling pooling layer"),
+        (nn.Sequential(nn.MaxPool2d(3, 1, 1)), {"pool": "lift", "include": ["0"]}, ValueError, r"^0: LiftPool halves"),
         (nn.Sequential(nn.MaxPool2d(2)), {"pool": 3}, TypeError, "pool must be a name, a class or a callable"),
     ],
 )
 def test_bad_arguments_fail_clearly(model: nn.Module, kwargs: dict, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         replace_pooling(model, example_input=torch.randn(1, 3, 16, 16), **kwargs)
+
+
+def test_stride_1_pools_are_left_alone_and_reported() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(3, 1, 1), nn.AvgPool2d(2), nn.MaxPool2d(2))
+    keeps_size = model[1]
+    x = torch.randn(2, 3, 16, 16)
+    expected = model(x).shape
+    report = replace_pooling(model, "lift", x[:1])
+    assert report.paths == ["2", "3"] and report.skipped == [("1", KEEPS_SIZE)]
+    assert model[1] is keeps_size and isinstance(model[2], LiftDownPool2d) and isinstance(model[3], LiftDownPool2d)
+    assert model(x).shape == expected == (2, 4, 4, 4)
+    assert "left alone: 1 (stride 1, does not downsample; name it in include=" in str(report)
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(3, 1, 1), nn.AvgPool2d(2), nn.MaxPool2d(2))
+    report = replace_pooling(model, "lift", x[:1], skip_stem=True)  # the stem is the first pool that downsamples
+    assert report.paths == ["3"] and report.skipped == [("1", KEEPS_SIZE), ("2", "stem (skip_stem=True)")]
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(3, 1, 1), nn.AvgPool2d(2))
+    report = replace_pooling(model, "blur", x[:1], include=["*"])  # named: swapped for a pool that keeps the size
+    assert report.paths == ["1", "2"] and report.skipped == []
+    assert isinstance(model[1], MaxBlurPool) and model(x).shape == (2, 4, 8, 8)
 
 
 def test_skip_keeps_a_stride_4_pools_shape() -> None:
@@ -228,7 +251,7 @@ def test_failing_dry_run_names_the_input_shape() -> None:
 def test_a_failed_surgery_changes_nothing() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.MaxPool2d(3, 1, 1))
     with pytest.raises(ValueError, match="1: LiftPool halves every axis"):
-        replace_pooling(model, "lift", torch.randn(1, 3, 16, 16), strided_convs=True)
+        replace_pooling(model, "lift", torch.randn(1, 3, 16, 16), strided_convs=True, include=["0", "1"])
     assert model[0].stride == (2, 2) and type(model[1]) is nn.MaxPool2d
 
 
