@@ -26,8 +26,16 @@ also reach the layer's input and, through it, every layer before it. Parameter g
 single lifting step; the README's "Constraint losses" section has the measurements behind the default.
 """
 
-OperatorInit = Literal["kaiming", "haar"]
-"""How learned P/U start: ``kaiming`` (like ``nn.Conv1d``) or ``haar`` (close to a Haar lifting step)."""
+OperatorInit = Literal["kaiming", "haar", "max"]
+"""How learned P/U start: ``kaiming`` (random, like ``nn.Conv1d``: the paper's, which names none), ``haar`` (P = x_e,
+U = d / 2: the low band starts as the pair mean) or ``max`` (P = x_e, U = relu(d): the max-lifting scheme, whose low
+band ``s = x_e + relu(x_o - x_e) = max(x_e, x_o)`` starts as max pooling). Exact with ``activation="identity"``;
+under the paper's tanh only for small values."""
+
+OperatorActivation = Literal["tanh", "identity"]
+"""The last activation of learned P/U: ``tanh`` (the paper's ``Tanh(Conv(ReLU(Conv(x))))``, bounded to (-1, 1)) or
+``identity`` (unbounded: ``Conv(ReLU(Conv(x)))``, which can be exactly the identity and ReLU a Haar or max-lifting
+step needs at any feature scale)."""
 
 MissingDetails = Literal["error", "zeros"]
 """What LiftUpPool does when no detail bands are given or recorded."""
@@ -37,6 +45,7 @@ PADDING_MODES: tuple[str, ...] = get_args(PaddingMode)
 MISSING_DETAILS: tuple[str, ...] = get_args(MissingDetails)
 CONSTRAINT_GRADIENTS: tuple[str, ...] = get_args(ConstraintGradients)
 OPERATOR_INITS: tuple[str, ...] = get_args(OperatorInit)
+OPERATOR_ACTIVATIONS: tuple[str, ...] = get_args(OperatorActivation)
 
 AXIS_LETTERS = ("w", "h", "d")
 """Names of the lifted axes in the order they are lifted: last spatial axis (W) first."""

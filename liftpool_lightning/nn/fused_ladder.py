@@ -46,11 +46,12 @@ def analysis(
     ceil_mode: bool,
     with_losses: bool,
     losses_reach_input: bool = False,
+    activation: str = "tanh",
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
     """All sub-bands of ``x`` as one buffer ``(2**n, N, S'..., C)`` and the summed losses (c_u, c_p).
 
     ``losses_reach_input``: the losses' gradients flow into each step's input too (``constraint_gradients="all"``),
-    not only into P's and U's parameters."""
+    not only into P's and U's parameters. ``activation``: P's and U's last activation (``tanh`` or ``identity``)."""
     spatial_dims = x.ndim - 2
     padding = lifting_padding(kernel_size, padding_mode)
     buffer = x.movedim(1, -1)
@@ -63,7 +64,7 @@ def analysis(
         trailing = buffer.shape[axis + 1 : -1]
         step_input = buffer.movedim(-1, 1) if level == 0 else _rows(buffer, axis)  # the input as it is: as_rows
         bands, step_c_u, step_c_p = steps.lift_rows(
-            step_input, padding, with_losses, predict, update, level == 0, losses_reach_input
+            step_input, padding, with_losses, predict, update, level == 0, losses_reach_input, activation
         )
         buffer = _unrows(bands, trailing)
         if level:
@@ -83,6 +84,7 @@ def synthesis(
     kernel_size: int,
     padding_mode: PaddingMode,
     channels_first: bool,
+    activation: str = "tanh",
 ) -> Tensor:
     """Invert ``analysis``: the ``(2**n, N, S'..., C)`` buffer to ``(N, C, *input_size)``.
 
@@ -96,7 +98,9 @@ def synthesis(
         trailing = buffer.shape[axis + 1 : -1]
         pairs = buffer.unflatten(0, (2, buffer.shape[0] // 2))
         last = level == 0
-        merged = steps.unlift_rows(_rows(pairs, axis + 1), padding, last and channels_first, predict, update)
+        merged = steps.unlift_rows(
+            _rows(pairs, axis + 1), padding, last and channels_first, predict, update, activation
+        )
         buffer = fit_length(_unrows(merged, trailing), axis, input_size[-1 - level])
     return buffer.squeeze(0).movedim(-1, 1)
 

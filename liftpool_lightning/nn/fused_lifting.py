@@ -123,18 +123,22 @@ def _onednn_bfloat16() -> bool:
 
 
 def _conv_activation(images: Tensor, kernel: Tensor, bias: Tensor | None, activation: str) -> Tensor:
-    """``activation(depthwise_conv(images))`` for ``relu`` / ``tanh``; one fused oneDNN call on CPU."""
+    """``activation(depthwise_conv(images))`` for ``relu`` / ``tanh`` / ``identity``; one fused oneDNN call on
+    CPU."""
     channels = images.shape[1]
     if _onednn(images):
+        attr = "none" if activation == "identity" else activation
         return torch.ops.mkldnn._convolution_pointwise(
-            images, kernel, bias, [0, 0], [1, 1], [1, 1], channels, activation, [], ""
+            images, kernel, bias, [0, 0], [1, 1], [1, 1], channels, attr, [], ""
         )
     out = F.conv2d(images, kernel, bias, groups=channels)
+    if activation == "identity":
+        return out
     return torch.relu_(out) if activation == "relu" else torch.tanh_(out)
 
 
 class _Activations(NamedTuple):
-    """What the backward of one P or U reads: its padded input, ``relu(conv_K)`` and ``tanh`` output (rows)."""
+    """What the backward of one P or U reads: its padded input, ``relu(conv_K)`` and output (rows)."""
 
     padded: Tensor
     hidden: Tensor
@@ -146,13 +150,14 @@ def _kernels(weights: OperatorWeights) -> tuple[Tensor, Tensor]:
     return weights.weight.view(channels, 1, -1, 1), weights.pointwise_weight.view(channels, 1, 1, 1)
 
 
-def _operator(signal: Tensor, weights: OperatorWeights, padding: Padding) -> _Activations:
-    """P or U on rows ``signal``: ``tanh(pointwise(relu(conv_K(pad(signal)))))``, with what its backward needs."""
+def _operator(signal: Tensor, weights: OperatorWeights, padding: Padding, activation: str) -> _Activations:
+    """P or U on rows ``signal``: ``activation(pointwise(relu(conv_K(pad(signal)))))``, with what its backward
+    needs."""
     batch = signal.shape[:-3]
     padded = _pad_rows(signal, padding)
     kernel, pointwise = _kernels(weights)
     hidden = _conv_activation(_as_images(padded), kernel, weights.bias, "relu")
-    value = _conv_activation(hidden, pointwise, weights.pointwise_bias, "tanh")
+    value = _conv_activation(hidden, pointwise, weights.pointwise_bias, activation)
     return _Activations(padded, _images_to_rows(hidden, batch), _images_to_rows(value, batch))
 
 
@@ -167,7 +172,7 @@ def _conv_backward(
 
 
 def _operator_backward(
-    grad: Tensor, saved: _Activations, weights: OperatorWeights, sign: float, input: bool = True,
+    grad: Tensor, saved: _Activations, weights: OperatorWeights, activation: str, sign: float, input: bool = True,
     parameters: bool = True,
 ) -> list[Tensor | None]:  # fmt: skip
     """Gradients of ``sign * operator`` given ``grad`` of its output: the padded input's (of the operator itself,
@@ -175,14 +180,18 @@ def _operator_backward(
     bias and the pointwise weight and bias (an empty tensor for a missing bias)."""
     batch = saved.padded.shape[:-3]
     kernel, pointwise = _kernels(weights)
-    grad_value = torch.ops.aten.tanh_backward.grad_input(grad, saved.value, grad_input=torch.empty_like(saved.value))
+    if activation == "tanh":
+        grad_value = torch.ops.aten.tanh_backward.grad_input(grad, saved.value, grad_input=torch.empty_like(grad))
+    else:
+        grad_value = grad
     hidden = _as_images(saved.hidden)
     if parameters:
         grad_hidden, grad_pointwise, grad_pointwise_bias = _conv_backward(
             _as_images(grad_value), hidden, pointwise, weights.pointwise_bias is not None
         )
     else:  # a depthwise 1x1 convolution's input gradient is a per-channel scale
-        grad_hidden = _as_images(grad_value).mul_(weights.pointwise_weight.view(1, -1, 1, 1))
+        scale = weights.pointwise_weight.view(1, -1, 1, 1)
+        grad_hidden = _as_images(grad_value) * scale if grad_value is grad else _as_images(grad_value).mul_(scale)
     grad_hidden = torch.ops.aten.threshold_backward.grad_input(grad_hidden, hidden, 0, grad_input=grad_hidden)
     grad_padded, grad_kernel, grad_bias = _conv_backward(
         grad_hidden, _as_images(saved.padded), kernel, weights.bias is not None, input, parameters
@@ -259,6 +268,7 @@ def _lift_rows(
     left: int,
     right: int,
     mode: str,
+    activation: str,
     with_losses: bool,
     losses_reach_input: bool,
     weights: list[Tensor],
@@ -269,9 +279,9 @@ def _lift_rows(
     predict, update = _weights(weights)
     even, odd = _even_odd(x)
     bands = x.new_empty(2, *even.shape)
-    at_p = _operator(even, predict, padding)
+    at_p = _operator(even, predict, padding, activation)
     d = torch.sub(odd, at_p.value, out=bands[1])
-    at_u = _operator(d, update, padding)
+    at_u = _operator(d, update, padding, activation)
     even_dense = at_p.padded.narrow(x.ndim - 3, left, even.shape[-3])  # x_e again, read densely (x may be NCHW)
     s = torch.add(even_dense, at_u.value, out=bands[0])
     if with_losses:
@@ -282,7 +292,7 @@ def _lift_rows(
 
 
 @_lift_rows.register_fake
-def _(x, images, left, right, mode, with_losses, losses_reach_input, weights):
+def _(x, images, left, right, mode, activation, with_losses, losses_reach_input, weights):
     even, _ = _even_odd(as_rows(x, images))
     activations = [x.new_empty(shape) for shape in _activation_shapes(even.shape, left, right)]
     return [x.new_empty(2, *even.shape), x.new_empty(()), x.new_empty(()), *activations]
@@ -300,6 +310,7 @@ def _lift_rows_backward(
     left: int,
     right: int,
     mode: str,
+    activation: str,
     losses_reach_input: bool,
     weights: list[Tensor],
 ) -> list[Tensor]:
@@ -320,12 +331,12 @@ def _lift_rows_backward(
         grad_s = torch.addcmul(grad_s, difference, grad_c_u * scale)
         grad_d = torch.addcmul(grad_d, d, grad_c_p * scale)
     if with_losses and not losses_reach_input:
-        return _lift_backward_to_operators(grad_bands, grad_s, grad_d, at_p, at_u, predict, update, padding, x_size,
-                                           x_strides, images)  # fmt: skip
-    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, 1.0)  # s = x_e + U(d)
+        return _lift_backward_to_operators(grad_bands, grad_s, grad_d, at_p, at_u, predict, update, padding, activation,
+                                           x_size, x_strides, images)  # fmt: skip
+    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, activation, 1.0)  # s = x_e + U(d)
     grad_d = _add_unpadded(grad_d, grad_d_padded, padding)
     del grad_d_padded
-    grad_even_padded, *grad_predict = _operator_backward(grad_d, at_p, predict, -1.0)  # d = x_o - P(x_e)
+    grad_even_padded, *grad_predict = _operator_backward(grad_d, at_p, predict, activation, -1.0)  # d = x_o - P(x_e)
     grad_x = _new_empty(bands, x_size, x_strides)
     grad_even, grad_odd = _even_odd(as_rows(grad_x, images))
     _add_unpadded(grad_s, grad_even_padded, padding, alpha=-1.0, out=grad_even)
@@ -345,6 +356,7 @@ def _lift_backward_to_operators(
     predict: OperatorWeights,
     update: OperatorWeights,
     padding: Padding,
+    activation: str,
     x_size: list[int],
     x_strides: list[int],
     images: bool,
@@ -352,13 +364,13 @@ def _lift_backward_to_operators(
     """The backward for losses whose gradients reach P and U only: ``grad_s``/``grad_d`` hold the bands' gradients
     plus the losses', which train the parameters; x gets the chain of ``grad_bands`` alone."""
     band_s, band_d = grad_bands[0], grad_bands[1]
-    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, 1.0)  # s = x_e + U(d)
+    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, activation, 1.0)  # s = x_e + U(d)
     grad_d = _add_unpadded(grad_d, grad_d_padded, padding)
-    (band_d_padded,) = _operator_backward(band_s, at_u, update, 1.0, parameters=False)
+    (band_d_padded,) = _operator_backward(band_s, at_u, update, activation, 1.0, parameters=False)
     band_d = _add_unpadded(band_d, band_d_padded, padding)
     del grad_d_padded, band_d_padded
-    _, *grad_predict = _operator_backward(grad_d, at_p, predict, -1.0, input=False)  # d = x_o - P(x_e)
-    (band_even_padded,) = _operator_backward(band_d, at_p, predict, -1.0, parameters=False)
+    _, *grad_predict = _operator_backward(grad_d, at_p, predict, activation, -1.0, input=False)  # d = x_o - P(x_e)
+    (band_even_padded,) = _operator_backward(band_d, at_p, predict, activation, -1.0, parameters=False)
     grad_x = _new_empty(grad_bands, x_size, x_strides)
     grad_even, grad_odd = _even_odd(as_rows(grad_x, images))
     _add_unpadded(band_s, band_even_padded, padding, alpha=-1.0, out=grad_even)
@@ -367,15 +379,15 @@ def _lift_backward_to_operators(
 
 
 @_lift_rows_backward.register_fake
-def _(grad_bands, grad_c_u, grad_c_p, saved, x_size, x_strides, images, left, right, mode, losses_reach_input,
-      weights):  # fmt: skip
+def _(grad_bands, grad_c_u, grad_c_p, saved, x_size, x_strides, images, left, right, mode, activation,
+      losses_reach_input, weights):  # fmt: skip
     grads = [grad_bands.new_empty(w.shape) for w in weights]
     return [_new_empty(grad_bands, x_size, x_strides), *grads]
 
 
 def _setup_lift(ctx, inputs, output) -> None:
-    x, images, left, right, mode, with_losses, losses_reach_input, weights = inputs
-    ctx.options = (images, left, right, mode, losses_reach_input)
+    x, images, left, right, mode, activation, with_losses, losses_reach_input, weights = inputs
+    ctx.options = (images, left, right, mode, activation, losses_reach_input)
     ctx.x_layout = (list(x.shape), _dense_strides(x))
     ctx.mark_non_differentiable(*output[3:])  # kept for the backward, not results
     ctx.set_materialize_grads(False)  # no zero-filled gradients for unused outputs
@@ -393,7 +405,7 @@ def _backward_lift(ctx, grads):
     result = _lift_rows_backward(
         grad_bands, grad_c_u, grad_c_p, [bands, losses_input, *rest[:6]], *ctx.x_layout, *ctx.options, weights
     )
-    return result[0], None, None, None, None, None, None, result[1:]
+    return result[0], None, None, None, None, None, None, None, result[1:]
 
 
 _lift_rows.register_autograd(_backward_lift, setup_context=_setup_lift)
@@ -412,7 +424,7 @@ def _unlift_output(bands: Tensor, channels_first: bool) -> Tensor:
 
 @torch.library.custom_op("liftpool::unlift_rows", mutates_args=())
 def _unlift_rows(
-    bands: Tensor, left: int, right: int, mode: str, channels_first: bool, weights: list[Tensor]
+    bands: Tensor, left: int, right: int, mode: str, activation: str, channels_first: bool, weights: list[Tensor]
 ) -> list[Tensor]:
     """[x, (padded, hidden, value) of P, of U]: the inverse step ``x_e = s - U(d)``, ``x_o = d + P(x_e)``."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
@@ -420,22 +432,22 @@ def _unlift_rows(
     s, d = bands[0], bands[1]
     x = _unlift_output(bands, channels_first)
     even, odd = _even_odd(x)
-    at_u = _operator(d, update, padding)
+    at_u = _operator(d, update, padding, activation)
     torch.sub(s, at_u.value, out=even)
-    at_p = _operator(even, predict, padding)
+    at_p = _operator(even, predict, padding, activation)
     torch.add(d, at_p.value, out=odd)
     return [x, *at_p, *at_u]
 
 
 @_unlift_rows.register_fake
-def _(bands, left, right, mode, channels_first, weights):
+def _(bands, left, right, mode, activation, channels_first, weights):
     activations = [bands.new_empty(shape) for shape in _activation_shapes(bands.shape[1:], left, right)]
     return [_unlift_output(bands, channels_first), *activations]
 
 
 @torch.library.custom_op("liftpool::unlift_rows_backward", mutates_args=())
 def _unlift_rows_backward(
-    grad_x: Tensor, saved: list[Tensor], left: int, right: int, mode: str, weights: list[Tensor]
+    grad_x: Tensor, saved: list[Tensor], left: int, right: int, mode: str, activation: str, weights: list[Tensor]
 ) -> list[Tensor]:
     """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]."""
     padding = Padding(left, right, mode)  # type: ignore[arg-type]
@@ -443,24 +455,24 @@ def _unlift_rows_backward(
     predict, update = _weights(weights)
     grad_even, grad_odd = _even_odd(grad_x)
     grad_bands = grad_x.new_empty(2, *grad_even.shape)
-    grad_even_padded, *grad_predict = _operator_backward(grad_odd, at_p, predict, 1.0)  # x_o = d + P(x_e)
+    grad_even_padded, *grad_predict = _operator_backward(grad_odd, at_p, predict, activation, 1.0)  # x_o = d + P(x_e)
     grad_s = _add_unpadded(grad_even, grad_even_padded, padding, out=grad_bands[0])  # x_e = s - U(d)
     del grad_even_padded
-    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, -1.0)
+    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, activation, -1.0)
     _add_unpadded(grad_odd, grad_d_padded, padding, alpha=-1.0, out=grad_bands[1])
     return [grad_bands, *grad_predict, *grad_update]
 
 
 @_unlift_rows_backward.register_fake
-def _(grad_x, saved, left, right, mode, weights):
+def _(grad_x, saved, left, right, mode, activation, weights):
     grad_even, _ = _even_odd(grad_x)
     grads = [grad_x.new_empty(w.shape) for w in weights]
     return [grad_x.new_empty(2, *grad_even.shape), *grads]
 
 
 def _setup_unlift(ctx, inputs, output) -> None:
-    _, left, right, mode, _, weights = inputs
-    ctx.options = (left, right, mode)
+    _, left, right, mode, activation, _, weights = inputs
+    ctx.options = (left, right, mode, activation)
     ctx.mark_non_differentiable(*output[1:])  # kept for the backward, not results
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(*output[1:], *weights)
@@ -470,9 +482,9 @@ def _backward_unlift(ctx, grads):
     saved = ctx.saved_tensors
     grad_x = grads[0]
     if grad_x is None:
-        return None, None, None, None, None, [None] * 8
+        return None, None, None, None, None, None, [None] * 8
     result = _unlift_rows_backward(grad_x, list(saved[:6]), *ctx.options, list(saved[6:]))
-    return result[0], None, None, None, None, result[1:]
+    return result[0], None, None, None, None, None, result[1:]
 
 
 _unlift_rows.register_autograd(_backward_unlift, setup_context=_setup_unlift)
@@ -511,6 +523,7 @@ def lift_rows(
     update: OperatorWeights,
     images: bool = False,
     losses_reach_input: bool = False,
+    activation: str = "tanh",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One forward lifting step along ``L`` of rows ``x`` ``(*batch, L, R, C)`` (``L`` even, any strides), or with
     ``images`` of an ``(N, C, *S)`` input along its last axis (``as_rows``).
@@ -520,15 +533,22 @@ def lift_rows(
     and ``x`` only with ``losses_reach_input`` (``lifting.lift``'s ``detach_input`` negated). Differentiable once (no
     double backward).
     """
-    bands, c_u, c_p, *_ = _lift_rows(x, images, *padding, with_losses, losses_reach_input, _flat(predict, update, x))
+    flat = _flat(predict, update, x)
+    bands, c_u, c_p, *_ = _lift_rows(x, images, *padding, activation, with_losses, losses_reach_input, flat)
     return bands, c_u, c_p
 
 
 def unlift_rows(
-    bands: Tensor, padding: Padding, channels_first: bool, predict: OperatorWeights, update: OperatorWeights
+    bands: Tensor,
+    padding: Padding,
+    channels_first: bool,
+    predict: OperatorWeights,
+    update: OperatorWeights,
+    activation: str = "tanh",
 ) -> Tensor:
     """One inverse lifting step: ``bands`` ``(2, *batch, n, R, C)`` (s, d) to rows ``(*batch, 2n, R, C)``.
 
     ``channels_first``: see ``_unlift_output``. Differentiable once (no double backward).
     """
-    return _unlift_rows(bands.contiguous(), *padding, channels_first, _flat(predict, update, bands))[0]
+    flat = _flat(predict, update, bands)
+    return _unlift_rows(bands.contiguous(), *padding, activation, channels_first, flat)[0]

@@ -162,6 +162,7 @@ def _native_lift(
     left: int,
     right: int,
     mode: str,
+    activation: str,
     with_losses: bool,
     losses_reach_input: bool,
     weights: list[Tensor],
@@ -169,7 +170,7 @@ def _native_lift(
     """[bands (2, *batch, L/2, R, C), c_u, c_p]; ``x`` rows or, with ``images``, see ``as_rows``."""
     x = as_rows(x, images)
     sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
-    bands, sums = extension().lift_forward(_input_rows(x), sources, weights, with_losses)
+    bands, sums = extension().lift_forward(_input_rows(x), sources, weights, with_losses, activation == "tanh")
     count = bands[0].numel()
     totals = sums.tolist() if with_losses else [0.0, 0.0]
     c_u, c_p = (x.new_tensor(total / count) for total in totals)
@@ -177,7 +178,7 @@ def _native_lift(
 
 
 @_native_lift.register_fake
-def _(x, images, left, right, mode, with_losses, losses_reach_input, weights):
+def _(x, images, left, right, mode, activation, with_losses, losses_reach_input, weights):
     x = as_rows(x, images)
     half = (*x.shape[:-3], x.shape[-3] // 2, *x.shape[-2:])
     return [x.new_empty(2, *half), x.new_empty(()), x.new_empty(())]
@@ -194,6 +195,7 @@ def _native_lift_backward(
     left: int,
     right: int,
     mode: str,
+    activation: str,
     losses_reach_input: bool,
     weights: list[Tensor],
 ) -> list[Tensor]:
@@ -216,19 +218,20 @@ def _native_lift_backward(
             sources,
             weights,
             losses_reach_input,
+            activation == "tanh",
         ),
     )
     return [grad_x, *grads]
 
 
 @_native_lift_backward.register_fake
-def _(grad_bands, grad_c_u, grad_c_p, x, bands, images, left, right, mode, losses_reach_input, weights):
+def _(grad_bands, grad_c_u, grad_c_p, x, bands, images, left, right, mode, activation, losses_reach_input, weights):
     return [_new_empty(bands, list(x.shape), _dense_strides(x)), *(w.new_empty(w.shape) for w in weights)]
 
 
 def _setup_lift(ctx, inputs, output) -> None:
-    x, images, left, right, mode, _, losses_reach_input, weights = inputs
-    ctx.options = (images, left, right, mode, losses_reach_input)
+    x, images, left, right, mode, activation, _, losses_reach_input, weights = inputs
+    ctx.options = (images, left, right, mode, activation, losses_reach_input)
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(x, output[0], *weights)
 
@@ -240,7 +243,7 @@ def _backward_lift(ctx, grads):
     grad_c_u = bands.new_zeros(()) if grad_c_u is None else grad_c_u
     grad_c_p = bands.new_zeros(()) if grad_c_p is None else grad_c_p
     result = _native_lift_backward(grad_bands, grad_c_u, grad_c_p, x, bands, *ctx.options, weights)
-    return result[0], None, None, None, None, None, None, result[1:]
+    return result[0], None, None, None, None, None, None, None, result[1:]
 
 
 _native_lift.register_autograd(_backward_lift, setup_context=_setup_lift)
@@ -249,7 +252,7 @@ _native_lift.register_autograd(_backward_lift, setup_context=_setup_lift)
 # ---------------------------------------------------------------------------------------------- inverse step
 @torch.library.custom_op("liftpool::native_unlift_rows", mutates_args=())
 def _native_unlift(
-    bands: Tensor, left: int, right: int, mode: str, channels_first: bool, weights: list[Tensor]
+    bands: Tensor, left: int, right: int, mode: str, activation: str, channels_first: bool, weights: list[Tensor]
 ) -> Tensor:
     """Rows ``(*batch, 2n, R, C)`` from bands ``(2, *batch, n, R, C)`` (contiguous)."""
     sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
@@ -257,37 +260,37 @@ def _native_unlift(
 
     def kernel(out_rows: Tensor) -> None:
         band_rows = bands.view(2, *out_rows.shape[:2], *bands.shape[-3:])
-        extension().unlift_forward(band_rows, out_rows, sources, weights)
+        extension().unlift_forward(band_rows, out_rows, sources, weights, activation == "tanh")
 
     _write_rows(out, False, kernel)
     return out
 
 
 @_native_unlift.register_fake
-def _(bands, left, right, mode, channels_first, weights):
+def _(bands, left, right, mode, activation, channels_first, weights):
     return _unlift_output(bands, channels_first)
 
 
 @torch.library.custom_op("liftpool::native_unlift_rows_backward", mutates_args=())
 def _native_unlift_backward(
-    grad_x: Tensor, bands: Tensor, left: int, right: int, mode: str, weights: list[Tensor]
+    grad_x: Tensor, bands: Tensor, left: int, right: int, mode: str, activation: str, weights: list[Tensor]
 ) -> list[Tensor]:
     """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]."""
     sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
     rows = _input_rows(grad_x)
     band_rows = bands.view(2, *rows.shape[:2], *bands.shape[-3:])
-    grad_bands, *grads = extension().unlift_backward(rows, band_rows, sources, weights)
+    grad_bands, *grads = extension().unlift_backward(rows, band_rows, sources, weights, activation == "tanh")
     return [grad_bands.view(bands.shape), *grads]
 
 
 @_native_unlift_backward.register_fake
-def _(grad_x, bands, left, right, mode, weights):
+def _(grad_x, bands, left, right, mode, activation, weights):
     return [bands.new_empty(bands.shape), *(w.new_empty(w.shape) for w in weights)]
 
 
 def _setup_unlift(ctx, inputs, output) -> None:
-    bands, left, right, mode, _, weights = inputs
-    ctx.options = (left, right, mode)
+    bands, left, right, mode, activation, _, weights = inputs
+    ctx.options = (left, right, mode, activation)
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(bands, *weights)
 
@@ -295,9 +298,9 @@ def _setup_unlift(ctx, inputs, output) -> None:
 def _backward_unlift(ctx, grad_x):
     bands, *weights = ctx.saved_tensors
     if grad_x is None:
-        return None, None, None, None, None, [None] * len(weights)
+        return None, None, None, None, None, None, [None] * len(weights)
     result = _native_unlift_backward(grad_x, bands, *ctx.options, weights)
-    return result[0], None, None, None, None, result[1:]
+    return result[0], None, None, None, None, None, result[1:]
 
 
 _native_unlift.register_autograd(_backward_unlift, setup_context=_setup_unlift)
@@ -316,15 +319,22 @@ def lift_rows(
     update: OperatorWeights,
     images: bool = False,
     losses_reach_input: bool = False,
+    activation: str = "tanh",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``fused_lifting.lift_rows`` with the C++ kernel (check ``serves(x)`` first)."""
     weights = _flat(predict, update, x)
-    bands, c_u, c_p = _native_lift(x, images, *padding, with_losses, losses_reach_input, weights)
+    bands, c_u, c_p = _native_lift(x, images, *padding, activation, with_losses, losses_reach_input, weights)
     return bands, c_u, c_p
 
 
 def unlift_rows(
-    bands: Tensor, padding: Padding, channels_first: bool, predict: OperatorWeights, update: OperatorWeights
+    bands: Tensor,
+    padding: Padding,
+    channels_first: bool,
+    predict: OperatorWeights,
+    update: OperatorWeights,
+    activation: str = "tanh",
 ) -> Tensor:
     """``fused_lifting.unlift_rows`` with the C++ kernel (check ``serves(bands)`` first)."""
-    return _native_unlift(bands.contiguous(), *padding, channels_first, _flat(predict, update, bands))
+    flat = _flat(predict, update, bands)
+    return _native_unlift(bands.contiguous(), *padding, activation, channels_first, flat)

@@ -1,18 +1,26 @@
 """The predictor P and updater U of a lifting step, applied along one spatial axis of an (N, C, *spatial) tensor.
 
-Learned operators follow the paper (Sec. 2.1): ``Tanh(Conv_1(ReLU(Conv_K(x))))`` with 1D convolutions along the
-lifting axis and "same" output length. Fixed operators are the classical linear stencils of the Haar and
-LeGall 5/3 wavelets (appendix, Eq. 13-14).
+Learned operators follow the paper (Sec. 2.1): ``Tanh(Conv_1(ReLU(Conv_K(x))))`` (or without the tanh) with 1D
+convolutions along the lifting axis and "same" output length. Fixed operators are the classical linear stencils of
+the Haar and LeGall 5/3 wavelets (appendix, Eq. 13-14).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
-from liftpool_lightning.nn.constants import OPERATOR_INITS, OperatorInit, PaddingMode, check_choice
+from liftpool_lightning.nn.constants import (
+    OPERATOR_ACTIVATIONS,
+    OPERATOR_INITS,
+    OperatorActivation,
+    OperatorInit,
+    PaddingMode,
+    check_choice,
+)
 from liftpool_lightning.nn.functional_nd import CONV
 from liftpool_lightning.nn.padding import pad_axis
 
@@ -24,18 +32,27 @@ def _kernel_shape(kernel_size: int, spatial_dims: int, axis: int) -> list[int]:
     return shape
 
 
-HAAR_INIT_SHIFT = 3.0
-"""The hidden bias of the ``haar`` initialisation: the ReLU passes inputs above -3 unchanged."""
+INIT_SHIFT = 3.0
+"""The hidden bias of an identity start (``haar``/``max`` P, ``haar`` U): the ReLU passes inputs above -3 unchanged."""
+
+OperatorRole = Literal["predict", "update"]
 
 
 class LearnedLiftingOperator(nn.Module):
-    """A learned P or U: ``Tanh o Conv(k=1, groups=pointwise_groups) o ReLU o Conv(k=K, groups=groups)``.
+    """A learned P or U: ``act o Conv(k=1, groups=pointwise_groups) o ReLU o Conv(k=K, groups=groups)``, ``act``
+    the ``activation`` (``tanh``, the paper's, or ``identity``).
 
-    ``init``: ``kaiming`` initialises both convolutions like ``nn.Conv1d`` (the paper says nothing else); ``haar``
-    starts the operator at ``tanh(haar_gain * x)`` for inputs above -3 (the K-tap kernel an identity at its centre
-    tap, hidden bias 3, pointwise weight ``haar_gain``, pointwise bias ``-3 * haar_gain``), so a layer starts as a
-    Haar lifting step (P ~ x_e, U ~ d / 2, with ``haar_gain`` 1 and 0.5), softened by the tanh. Without biases the
-    same weights give ``tanh(haar_gain * relu(x))``: Haar for the non-negative inputs a pool after a ReLU sees.
+    ``init`` (``role`` says whether this is P or U): ``kaiming`` initialises both convolutions like ``nn.Conv1d``
+    (the paper says nothing else). ``haar`` and ``max`` start from a classical step: the K-tap kernel an identity at
+    its centre tap, and
+
+    - P (both): hidden bias 3, pointwise weight 1, pointwise bias -3: ``P(x) = act(x)`` for ``x > -3``;
+    - U, ``haar``: the same with pointwise weight 1/2 and bias -3/2: ``U(d) = act(d / 2)`` for ``d > -6``;
+    - U, ``max``: no biases, pointwise weight 1: ``U(d) = act(relu(d))``, so ``s = x_e + relu(x_o - P(x_e))``.
+
+    With ``activation="identity"`` these are exact: a Haar step (s the pair mean, d the difference) and the
+    max-lifting step (s = max(x_e, x_o)); under the tanh they hold for small values only. Without biases the ``haar``
+    weights give ``act(gain * relu(x))``: still Haar for the non-negative inputs a pool after a ReLU sees.
 
     The weights are stored as 1D convolution kernels (``[C, C/groups, K]``) and applied along any spatial axis of
     a 1D/2D/3D feature map by viewing them as ``K x 1`` (or ``1 x K``) kernels, so no transposes are needed.
@@ -54,13 +71,17 @@ class LearnedLiftingOperator(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         init: OperatorInit = "kaiming",
-        haar_gain: float = 1.0,
+        role: OperatorRole = "predict",
+        activation: OperatorActivation = "tanh",
     ) -> None:
         super().__init__()
         check_choice("init", init, OPERATOR_INITS)
+        check_choice("role", role, get_args(OperatorRole))
+        check_choice("activation", activation, OPERATOR_ACTIVATIONS)
         factory = {"device": device, "dtype": dtype}
         self.init = init
-        self.haar_gain = haar_gain
+        self.role = role
+        self.activation = activation
         self.channels = channels
         self.kernel_size = kernel_size
         self.groups = groups
@@ -74,23 +95,26 @@ class LearnedLiftingOperator(nn.Module):
 
     def reset_parameters(self) -> None:
         """Initialise by ``init``: like ``nn.Conv1d`` (Kaiming-uniform weights, uniform biases in +-1/sqrt(fan_in)),
-        or as the Haar step described in the class docstring."""
-        if self.init == "haar":
-            with torch.no_grad():
-                identity = torch.arange(self.channels, device=self.weight.device)
-                self.weight.zero_()
-                self.weight[identity, identity % self.weight.shape[1], (self.kernel_size - 1) // 2] = 1.0
-                self.pointwise_weight.zero_()
-                self.pointwise_weight[identity, identity % self.pointwise_weight.shape[1]] = self.haar_gain
-                if self.bias is not None:
-                    self.bias.fill_(HAAR_INIT_SHIFT)
-                    self.pointwise_bias.fill_(-HAAR_INIT_SHIFT * self.haar_gain)
+        or as the Haar or max-lifting step described in the class docstring."""
+        if self.init == "kaiming":
+            for weight, bias in ((self.weight, self.bias), (self.pointwise_weight, self.pointwise_bias)):
+                nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+                if bias is not None:
+                    fan_in = weight[0].numel()
+                    nn.init.uniform_(bias, -1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in))
             return
-        for weight, bias in ((self.weight, self.bias), (self.pointwise_weight, self.pointwise_bias)):
-            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
-            if bias is not None:
-                fan_in = weight[0].numel()
-                nn.init.uniform_(bias, -1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in))
+        relu_update = self.init == "max" and self.role == "update"
+        gain = 0.5 if self.init == "haar" and self.role == "update" else 1.0
+        shift = 0.0 if relu_update else INIT_SHIFT
+        with torch.no_grad():
+            identity = torch.arange(self.channels, device=self.weight.device)
+            self.weight.zero_()
+            self.weight[identity, identity % self.weight.shape[1], (self.kernel_size - 1) // 2] = 1.0
+            self.pointwise_weight.zero_()
+            self.pointwise_weight[identity, identity % self.pointwise_weight.shape[1]] = gain
+            if self.bias is not None:
+                self.bias.fill_(shift)
+                self.pointwise_bias.fill_(-shift * gain)
 
     def forward(self, x: Tensor, dim: int) -> Tensor:
         """Apply the operator along dimension ``dim`` (>= 2) of ``x`` shaped (N, C, *spatial)."""
@@ -107,13 +131,15 @@ class LearnedLiftingOperator(nn.Module):
         else:
             weight = self.pointwise_weight.view(self.channels, -1, *([1] * spatial_dims))
             y = CONV[spatial_dims](y, weight, self.pointwise_bias, groups=self.pointwise_groups)
-        return torch.tanh(y)
+        return torch.tanh(y) if self.activation == "tanh" else y
 
     def extra_repr(self) -> str:
         return (
             f"{self.channels}, kernel_size={self.kernel_size}, groups={self.groups}, "
             f"pointwise_groups={self.pointwise_groups}, padding_mode={self.padding_mode!r}, "
-            f"bias={self.bias is not None}" + (f", init={self.init!r}" if self.init != "kaiming" else "")
+            f"bias={self.bias is not None}"
+            + (f", init={self.init!r}" if self.init != "kaiming" else "")
+            + (f", activation={self.activation!r}" if self.activation != "tanh" else "")
         )
 
 

@@ -20,11 +20,13 @@ from liftpool_lightning.nn.constants import (
     CONSTRAINT_GRADIENTS,
     LIFTING_SCHEMES,
     MISSING_DETAILS,
+    OPERATOR_ACTIVATIONS,
     OPERATOR_INITS,
     PADDING_MODES,
     ConstraintGradients,
     LiftingScheme,
     MissingDetails,
+    OperatorActivation,
     OperatorInit,
     PaddingMode,
     band_names,
@@ -32,7 +34,7 @@ from liftpool_lightning.nn.constants import (
 )
 from liftpool_lightning.nn.fused_lifting import OperatorWeights
 from liftpool_lightning.nn.lifting import even_length, fit_length, lift, unlift
-from liftpool_lightning.nn.operators import LearnedLiftingOperator, fixed_operators
+from liftpool_lightning.nn.operators import LearnedLiftingOperator, OperatorRole, fixed_operators
 from liftpool_lightning.nn.subbands import LiftingLosses, Subbands
 
 
@@ -88,7 +90,11 @@ class LiftDownPoolNd(nn.Module):
             ``kaiming`` (random, like ``nn.Conv1d``: the paper's, which names no initialisation). None (default):
             ``haar`` when ``bands`` include the all-low band (``ll`` in 2D), else ``kaiming``: a Haar start makes a
             detail band alone a pure high-pass that discards the map's content. The README's "Constraint losses and
-            initialisation" section has the measurements behind both.
+            initialisation" section has the measurements behind both. ``max``: the max-lifting step (P = x_e,
+            U = relu(d)), whose low band starts as max pooling (exactly with ``activation="identity"``).
+        activation: the last activation of learned P/U: ``tanh`` (the paper's, bounded to (-1, 1)) or
+            ``identity`` (unbounded; the Haar and max-lifting starts are then exact at any feature scale). Every step
+            implementation (generic, PyTorch fused, C++) computes both.
         ceil_mode: odd lengths give ceil(n/2) outputs by extending one sample (exactly invertible, matches the
             ResNet stem pool ``MaxPool2d(3, 2, 1)``); False drops the last sample, giving floor(n/2) like
             ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
@@ -123,6 +129,7 @@ class LiftDownPoolNd(nn.Module):
         pointwise_groups: int | None = None,
         bias: bool = True,
         init: OperatorInit | None = None,
+        activation: OperatorActivation = "tanh",
         ceil_mode: bool = True,
         compute_losses: bool = True,
         constraint_gradients: ConstraintGradients = "operators",
@@ -148,7 +155,9 @@ class LiftDownPoolNd(nn.Module):
         if init is None:
             init = "haar" if self.band_names[0] in self.bands else "kaiming"
         check_choice("init", init, OPERATOR_INITS)
+        check_choice("activation", activation, OPERATOR_ACTIVATIONS)
         self.init = init
+        self.activation = activation
         self.padding_mode = padding_mode
         self.share_weights = share_weights or lifting != "learned"
         self.ceil_mode = ceil_mode
@@ -170,7 +179,7 @@ class LiftDownPoolNd(nn.Module):
                 if channels % value:
                     raise ValueError(f"{name}={value} must divide channels={channels}")
 
-            def make(haar_gain: float) -> LearnedLiftingOperator:
+            def make(role: OperatorRole) -> LearnedLiftingOperator:
                 return LearnedLiftingOperator(
                     channels,
                     kernel_size,
@@ -181,15 +190,16 @@ class LiftDownPoolNd(nn.Module):
                     device,
                     dtype,
                     self.init,
-                    haar_gain,
+                    role,
+                    activation,
                 )
 
             if self.share_weights:
-                self.predict, self.update = make(1.0), make(0.5)
+                self.predict, self.update = make("predict"), make("update")
             else:
                 keys = _lift_keys(self.spatial_dims)
-                self.predict = nn.ModuleDict({k: make(1.0) for k in keys})
-                self.update = nn.ModuleDict({k: make(0.5) for k in keys})
+                self.predict = nn.ModuleDict({k: make("predict") for k in keys})
+                self.update = nn.ModuleDict({k: make("update") for k in keys})
         else:
             self.predict, self.update = fixed_operators(lifting, padding_mode)
 
@@ -245,6 +255,7 @@ class LiftDownPoolNd(nn.Module):
             self.ceil_mode,
             self.compute_losses,
             self.constraint_gradients == "all",
+            self.activation,
         )
         tensors = {name: buffer[fused_ladder.band_index(name)].movedim(-1, 1) for name in self.band_names}
         return tensors, c_u, c_p, buffer
@@ -305,7 +316,7 @@ class LiftDownPoolNd(nn.Module):
             buffer = fused_ladder.as_buffer({name: bands[name] for name in self.band_names})
             channels_first = bands[self.band_names[0]].is_contiguous()
             out = fused_ladder.synthesis(
-                buffer, input_size, *weights, self.kernel_size, self.padding_mode, channels_first
+                buffer, input_size, *weights, self.kernel_size, self.padding_mode, channels_first, self.activation
             )
             return out.contiguous() if channels_first else out  # an odd size cropped/extended it after the last step
         ndim = self.spatial_dims + 2

@@ -86,6 +86,23 @@ def test_fused_matches_generic_with_the_papers_constraint_gradients(
         torch.testing.assert_close(got, expected, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("dims", "shape"), [(1, (2, 4, 9)), (2, (3, 4, 7, 5)), (3, (2, 4, 5, 6, 3))])
+@pytest.mark.parametrize("constraint_gradients", ["operators", "all"])
+def test_fused_matches_generic_without_the_tanh(
+    dims: int, shape: tuple[int, ...], constraint_gradients: str, dtype: torch.dtype
+) -> None:
+    """``activation="identity"`` (P and U end without the paper's tanh), away from the initialisation."""
+    fused, generic = _pair(dims, dtype, activation="identity", constraint_gradients=constraint_gradients)
+    with torch.no_grad():
+        for parameter in fused.parameters():
+            parameter.add_(0.2 * torch.randn_like(parameter))
+    generic.load_state_dict(fused.state_dict())
+    x = torch.randn(*shape, dtype=dtype, requires_grad=True)
+    for got, expected in zip(_run(fused, x, dims), _run(generic, x, dims), strict=True):
+        torch.testing.assert_close(got, expected, **TOLERANCE[dtype])
+
+
 @pytest.mark.parametrize("kernel_size", [1, 2, 4, 7])
 @pytest.mark.parametrize("ceil_mode", [True, False])
 @pytest.mark.parametrize("bias", [True, False])

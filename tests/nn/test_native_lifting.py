@@ -46,15 +46,18 @@ def test_the_kernels_build_and_serve_cpu_float32_and_float64() -> None:
     ],
 )
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
-@pytest.mark.parametrize("padding_mode", ["symmetric", "zeros"])
+@pytest.mark.parametrize(
+    ("padding_mode", "activation"), [("symmetric", "tanh"), ("zeros", "tanh"), ("symmetric", "identity")]
+)
 def test_native_matches_pytorch_steps(
     channels: int,
     size: tuple[int, int],
     memory_format: torch.memory_format,
     padding_mode: str,
+    activation: str,
 ) -> None:
     torch.manual_seed(0)
-    layer = LiftDownPool2d(channels, padding_mode=padding_mode, init="kaiming")
+    layer = LiftDownPool2d(channels, padding_mode=padding_mode, init="kaiming", activation=activation)
     with torch.no_grad():  # away from the initialisation, so every term of the gradients matters
         for parameter in layer.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))

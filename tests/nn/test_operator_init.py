@@ -11,7 +11,7 @@ from liftpool_lightning.nn.operators import LearnedLiftingOperator
 @pytest.mark.parametrize("kernel_size", [1, 2, 5])
 def test_haar_operator_is_tanh_of_a_scaled_input(groups: int, pointwise_groups: int, kernel_size: int) -> None:
     operator = LearnedLiftingOperator(6, kernel_size, groups, pointwise_groups, "symmetric", dtype=torch.float64,
-                                      init="haar", haar_gain=0.5)  # fmt: skip
+                                      init="haar", role="update")  # fmt: skip
     x = torch.rand(2, 6, 5, 7, dtype=torch.float64) * 5.9 - 2.9  # the ReLU is linear above -3
     torch.testing.assert_close(operator(x, 3), torch.tanh(0.5 * x), rtol=0, atol=1e-12)
     torch.testing.assert_close(operator(x, 2), torch.tanh(0.5 * x), rtol=0, atol=1e-12)
@@ -47,7 +47,7 @@ def test_the_default_is_haar_when_the_low_band_is_pooled_else_kaiming() -> None:
     assert LiftDownPool2d(4, bands="hh", init="haar").predict.init == "haar"
     layer = LiftDownPool2d(4, init="kaiming")
     assert layer.predict.bias.abs().max() < 1 and layer.predict.weight.std() > 0  # nn.Conv1d's ranges
-    with pytest.raises(ValueError, match="init must be one of 'kaiming', 'haar'"):
+    with pytest.raises(ValueError, match="init must be one of 'kaiming', 'haar', 'max'"):
         LiftDownPool2d(4, init="db2")
 
 
@@ -56,3 +56,29 @@ def test_haar_without_biases_is_haar_on_non_negative_inputs() -> None:
     x = torch.rand(2, 3, 10, dtype=torch.float64)
     torch.testing.assert_close(layer.predict(x, 2), torch.tanh(x))
     torch.testing.assert_close(layer.update(x - 0.5, 2), torch.tanh(0.5 * (x - 0.5).clamp(min=0)))
+
+
+def test_max_init_without_the_tanh_is_max_pooling_on_the_low_band() -> None:
+    """Max-lifting: P = x_e, U = relu(d), so s = max(x_e, x_o); the 2D low band is 2x2 max pooling exactly."""
+    x = torch.randn(2, 3, 8, 10, dtype=torch.float64).relu()
+    for fused in (True, False):
+        layer = LiftDownPool2d(3, bands="ll", init="max", activation="identity", fused=fused, dtype=torch.float64)
+        torch.testing.assert_close(layer(x), torch.nn.functional.max_pool2d(x, 2), rtol=0, atol=1e-12)
+        bands = layer.decompose(x)
+        torch.testing.assert_close(layer.reconstruct(bands, x.shape[2:]), x, rtol=0, atol=1e-12)  # still invertible
+
+
+def test_haar_init_without_the_tanh_is_the_haar_step() -> None:
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    learned = LiftDownPool2d(3, init="haar", activation="identity", dtype=torch.float64).decompose(x)
+    haar = LiftDownPool2d(lifting="haar").decompose(x)
+    for name in ("ll", "lh", "hl", "hh"):
+        torch.testing.assert_close(learned[name], haar[name].double(), rtol=0, atol=1e-12)
+
+
+def test_max_init_under_the_tanh_is_tanh_of_relu() -> None:
+    update = LiftDownPool1d(3, init="max", dtype=torch.float64).update
+    d = torch.randn(2, 3, 10, dtype=torch.float64)
+    torch.testing.assert_close(update(d, 2), torch.tanh(d.clamp(min=0)), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="activation must be one of 'tanh', 'identity'"):
+        LiftDownPool1d(3, activation="relu")

@@ -3,7 +3,8 @@
 // A step works on rows (B1, B2, L, R, C): L the lifted axis, R the axes lifted before (flattened), C channels.
 // Every (b1, b2) "slab" (L x R x C values) is independent, so the kernels run slab by slab in parallel: a slab is
 // gathered into a small contiguous scratch buffer (any input strides, e.g. an NCHW tensor), lifted there while it is
-// in cache, and written out. P and U are tanh(pw * relu(b + sum_k w_k src[l + k - left]) + pb), per channel; the
+// in cache, and written out. P and U are tanh(pw * relu(b + sum_k w_k src[l + k - left]) + pb) (or without the tanh:
+// the operators' identity activation), per channel; the
 // K-tap sum reads the source rows through a table of padded position -> source row (-1: a zero), so every padding
 // mode is one table. The backward recomputes P and U from the step's input instead of keeping activations, and
 // accumulates the parameter gradients per thread.
@@ -21,16 +22,19 @@ namespace {
 
 using at::vec::Vectorized;
 
-// One P or U: taps (K, C), bias (C), pointwise weight (C), pointwise bias (C); missing biases are zeros.
+// One P or U: taps (K, C), bias (C), pointwise weight (C), pointwise bias (C); missing biases are zeros. tanh: the
+// output activation is tanh (the paper's), else the identity.
 template <typename T>
 struct Operator {
   std::vector<T> taps, bias, scale, shift;
   int64_t kernel_size = 0;
+  bool tanh = true;
 };
 
 template <typename T>
-Operator<T> unpack(const std::vector<torch::Tensor>& w, int offset, int64_t channels) {
+Operator<T> unpack(const std::vector<torch::Tensor>& w, int offset, int64_t channels, bool tanh) {
   Operator<T> op;
+  op.tanh = tanh;
   auto weight = w[offset].contiguous().view({channels, -1});  // (C, K)
   op.kernel_size = weight.size(1);
   auto taps = weight.t().contiguous();
@@ -121,7 +125,8 @@ void operator_forward(const Operator<T>& op, const T* src, const T* base, T* out
       const int64_t offset = l * s.row() + r * s.channels;
       over_channels<T>(s.channels, [&](int64_t c, int64_t count) {
         auto hidden = at::vec::maximum(taps_sum(op, src, sources, s, l, r, c, count), V(T(0)));
-        auto value = vtanh(at::vec::fmadd(hidden, load(op.scale.data() + c, count), load(op.shift.data() + c, count)));
+        auto value = at::vec::fmadd(hidden, load(op.scale.data() + c, count), load(op.shift.data() + c, count));
+        if (op.tanh) value = vtanh(value);
         store(at::vec::fmadd(value, V(sign), load(base + offset + c, count)), out + offset + c, count);
       });
     }
@@ -157,8 +162,9 @@ void operator_backward(const Operator<T>& op, const T* src, const T* grad_out, T
         const int64_t offset = l * s.row() + r * s.channels + c;
         const auto pre = taps_sum(op, src, sources, s, l, r, c, count);
         const auto hidden = at::vec::maximum(pre, V(T(0)));
-        const auto value = vtanh(at::vec::fmadd(hidden, scale, shift));
-        const auto slope = V(sign) * (V(T(1)) - value * value);
+        const auto linear = at::vec::fmadd(hidden, scale, shift);
+        const auto value = op.tanh ? vtanh(linear) : linear;
+        const auto slope = op.tanh ? V(sign) * (V(T(1)) - value * value) : V(sign);
         const auto grad_value = load(grad_out + offset, count) * slope;
         grad_shift = grad_shift + grad_value;
         grad_scale = at::vec::fmadd(grad_value, hidden, grad_scale);
@@ -268,14 +274,14 @@ void check_rows(const torch::Tensor& rows, const char* name) {
 // ---------------------------------------------------------------------------------------------- forward step
 // x (B1, B2, L, R, C) -> bands (2, B1, B2, L/2, R, C) (s, d) and the sums of (s - x_o)^2 and d^2.
 std::vector<torch::Tensor> lift_forward(const torch::Tensor& x, const std::vector<int64_t>& sources,
-                                        const std::vector<torch::Tensor>& weights, bool with_losses) {
+                                        const std::vector<torch::Tensor>& weights, bool with_losses, bool tanh) {
   check_rows(x, "x");
   const Shape s = shape_of(x);
   const int64_t B1 = x.size(0), B2 = x.size(1);
   auto bands = torch::empty({2, B1, B2, s.n, s.rest, s.channels}, x.options());
   auto sums = torch::zeros({at::get_num_threads(), 2}, x.options().dtype(torch::kFloat64));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lift_forward", [&] {
-    const auto predict = unpack<scalar_t>(weights, 0, s.channels), update = unpack<scalar_t>(weights, 4, s.channels);
+    const auto predict = unpack<scalar_t>(weights, 0, s.channels, tanh), update = unpack<scalar_t>(weights, 4, s.channels, tanh);
     scalar_t* x_data = x.data_ptr<scalar_t>();
     scalar_t* out = bands.data_ptr<scalar_t>();
     double* sum_data = sums.data_ptr<double>();
@@ -317,7 +323,8 @@ std::vector<torch::Tensor> lift_forward(const torch::Tensor& x, const std::vecto
 std::vector<torch::Tensor> lift_backward(const torch::Tensor& grad_bands, double grad_c_u, double grad_c_p,
                                          const torch::Tensor& x, const torch::Tensor& bands, torch::Tensor grad_x,
                                          const std::vector<int64_t>& sources,
-                                         const std::vector<torch::Tensor>& weights, bool losses_reach_input) {
+                                         const std::vector<torch::Tensor>& weights, bool losses_reach_input,
+                                         bool tanh) {
   check_rows(x, "x");
   check_rows(grad_x, "grad_x");
   const Shape s = shape_of(x);
@@ -326,7 +333,7 @@ std::vector<torch::Tensor> lift_backward(const torch::Tensor& grad_bands, double
   auto saved = bands.contiguous();
   std::vector<torch::Tensor> result;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lift_backward", [&] {
-    const auto predict = unpack<scalar_t>(weights, 0, s.channels), update = unpack<scalar_t>(weights, 4, s.channels);
+    const auto predict = unpack<scalar_t>(weights, 0, s.channels, tanh), update = unpack<scalar_t>(weights, 4, s.channels, tanh);
     GradAccumulator<scalar_t> grads(s.channels, predict.kernel_size);
     scalar_t* x_data = x.data_ptr<scalar_t>();
     scalar_t* grad_x_data = grad_x.data_ptr<scalar_t>();
@@ -378,13 +385,13 @@ std::vector<torch::Tensor> lift_backward(const torch::Tensor& grad_bands, double
 // ---------------------------------------------------------------------------------------------- inverse step
 // bands (2, B1, B2, n, R, C) -> x (written into out (B1, B2, 2n, R, C), any strides): x_e = s - U(d), x_o = d + P(x_e)
 void unlift_forward(const torch::Tensor& bands, torch::Tensor out, const std::vector<int64_t>& sources,
-                    const std::vector<torch::Tensor>& weights) {
+                    const std::vector<torch::Tensor>& weights, bool tanh) {
   check_rows(out, "out");
   const Shape s = shape_of(out);
   const int64_t B1 = out.size(0), B2 = out.size(1);
   auto input = bands.contiguous();
   AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "unlift_forward", [&] {
-    const auto predict = unpack<scalar_t>(weights, 0, s.channels), update = unpack<scalar_t>(weights, 4, s.channels);
+    const auto predict = unpack<scalar_t>(weights, 0, s.channels, tanh), update = unpack<scalar_t>(weights, 4, s.channels, tanh);
     scalar_t* out_data = out.data_ptr<scalar_t>();
     const scalar_t* band_data = input.data_ptr<scalar_t>();
     const int64_t slab = s.n * s.row(), band = B1 * B2 * slab;
@@ -405,7 +412,7 @@ void unlift_forward(const torch::Tensor& bands, torch::Tensor out, const std::ve
 // grad_x (B1, B2, 2n, R, C), any strides, and the step's input bands -> grad_bands and the parameter gradients.
 std::vector<torch::Tensor> unlift_backward(const torch::Tensor& grad_x, const torch::Tensor& bands,
                                            const std::vector<int64_t>& sources,
-                                           const std::vector<torch::Tensor>& weights) {
+                                           const std::vector<torch::Tensor>& weights, bool tanh) {
   check_rows(grad_x, "grad_x");
   const Shape s = shape_of(grad_x);
   const int64_t B1 = grad_x.size(0), B2 = grad_x.size(1);
@@ -413,7 +420,7 @@ std::vector<torch::Tensor> unlift_backward(const torch::Tensor& grad_x, const to
   auto grad_bands = torch::empty_like(input);
   std::vector<torch::Tensor> result{grad_bands};
   AT_DISPATCH_FLOATING_TYPES(grad_x.scalar_type(), "unlift_backward", [&] {
-    const auto predict = unpack<scalar_t>(weights, 0, s.channels), update = unpack<scalar_t>(weights, 4, s.channels);
+    const auto predict = unpack<scalar_t>(weights, 0, s.channels, tanh), update = unpack<scalar_t>(weights, 4, s.channels, tanh);
     GradAccumulator<scalar_t> grads(s.channels, predict.kernel_size);
     scalar_t* grad_x_data = grad_x.data_ptr<scalar_t>();
     const scalar_t* band_data = input.data_ptr<scalar_t>();
