@@ -70,6 +70,16 @@ VARIANTS: dict[str, list[str]] = {
         ]
         for band in ("ll", "lh", "hl", "hh")
     },
+    "lift_max": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{init: max, activation: identity}"],
+    **{
+        f"lift_max_{band}": [
+            "--model.init_args.pool",
+            "lift",
+            POOL_OPTIONS,
+            f"{{bands: [{band}], init: max, activation: identity}}",
+        ]
+        for band in ("ll", "lh", "hl", "hh")
+    },
 }
 DEFAULT_VARIANTS = ["max", "lift", "lift_paper", "lift_ll", "lift_lh", "lift_hl", "lift_hh"]
 
