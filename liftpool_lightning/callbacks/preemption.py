@@ -27,9 +27,12 @@ def _slurm_job_id() -> str | None:
 class PreemptionCheckpoint(Callback):
     """On SIGTERM or the extra signal (SIGUSR1) during ``fit``: finish the current step, save a checkpoint, stop.
 
-    Lightning turns SIGTERM into a ``SIGTERMException`` at the next step boundary on every DDP rank (rank 0's
-    signal is broadcast); this callback routes the extra signal through the same path and saves the checkpoint
-    when that exception ends the fit (exit status 0). With the resumable training loader and
+    The signal handlers only set a flag. At the end of every training step the ranks agree on it (one tiny
+    all-reduce under DDP, nothing on a single process), and when any rank was signalled every rank stops after that
+    same step with a ``SIGTERMException``; this callback then saves the checkpoint and the run exits with status 0.
+    Lightning's own SIGTERM handler is replaced for the training loop: it broadcasts from inside the handler, a
+    collective at an arbitrary point of rank 0's step that can deadlock a multi-process run. A signal that arrives
+    during validation takes effect after the next training step. With the resumable training loader and
     ``RNGStateCheckpoint``, resuming gives bitwise the weights of an uninterrupted run on CPU.
 
     - Outside SLURM the file is ``last.ckpt`` where ``ModelCheckpoint`` keeps its checkpoints (else
@@ -49,8 +52,8 @@ class PreemptionCheckpoint(Callback):
             raise ValueError(f"extra_signal must name a signal of this platform (e.g. SIGUSR1), got {extra_signal!r}")
         self.filename = filename
         self.extra_signal = extra_signal
-        self._previous_handler: Any = None
-        self._trainer: Trainer | None = None
+        self._previous_handlers: dict[int, Any] = {}
+        self._pending = False  # a stop signal arrived on this rank
         self._extra_received = False
 
     @staticmethod
@@ -70,34 +73,49 @@ class PreemptionCheckpoint(Callback):
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         rank_zero_info(f"Received {signal.Signals(signum).name}: saving a checkpoint after this step and stopping.")
-        self._extra_received = True
-        if self._trainer is not None:  # the flag SIGTERM sets: Lightning stops every rank at the step boundary
-            self._trainer._signal_connector.received_sigterm = True
+        self._pending = True
+        if signum != signal.SIGTERM:
+            self._extra_received = True
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._trainer, self._extra_received = trainer, False
-        if self.extra_signal is None or os.name == "nt":
-            return
-        try:
-            self._previous_handler = signal.signal(getattr(signal, self.extra_signal), self._on_signal)
-        except ValueError:  # not the main thread (e.g. a notebook's worker thread): SIGTERM still works
-            self._previous_handler = None
+        # the extra signal is taken before Lightning registers its handlers (it leaves a taken SIGUSR1 alone)
+        self._pending = self._extra_received = False
+        if self.extra_signal is not None and os.name != "nt":
+            self._previous_handlers.update(self._install(getattr(signal, self.extra_signal)))
 
-    def _restore_handler(self) -> None:
-        if self._previous_handler is not None and self.extra_signal is not None:
-            signal.signal(getattr(signal, self.extra_signal), self._previous_handler)
-            self._previous_handler = None
-        self._trainer = None
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # SIGTERM after Lightning registered its own handler (at the start of the run), which this one replaces
+        if os.name != "nt":
+            self._previous_handlers.update(self._install(signal.SIGTERM))
+        if trainer._signal_connector.received_sigterm:  # a SIGTERM before training started (sanity check)
+            trainer._signal_connector.received_sigterm, self._pending = False, True
+
+    def _install(self, signum: int) -> dict[int, Any]:
+        try:
+            return {signum: signal.signal(signum, self._on_signal)}
+        except ValueError:  # not the main thread (e.g. a notebook's worker thread)
+            return {}
+
+    def on_train_batch_end(self, trainer: Trainer, *args: Any) -> None:
+        """Every rank takes the same decision after the same step: stop when any rank was signalled."""
+        if trainer.strategy.reduce_boolean_decision(self._pending, all=False):
+            trainer._signal_connector.received_sigterm = True  # Lightning raises SIGTERMException after this step
+
+    def _restore_handlers(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+        self._previous_handlers = {}
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._restore_handler()
+        self._restore_handlers()
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         try:
             if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
                 self._save(trainer)
         finally:
-            self._restore_handler()
+            self._restore_handlers()
 
     def _save(self, trainer: Trainer) -> None:
         path = self.checkpoint_path(trainer)

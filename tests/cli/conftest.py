@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,7 @@ def signal_mid_epoch(
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # DDP workers share the group: a hang is killed whole
     )
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)
@@ -82,8 +84,14 @@ def signal_mid_epoch(
             raise AssertionError(f"ended before the signal was sent:\n{output.decode()[-3000:]}")
         time.sleep(0.02)
     else:
-        process.kill()
-        raise AssertionError("timed out waiting for the progress bar")
-    os.set_blocking(process.stdout.fileno(), True)
-    output += process.stdout.read()
-    return process.wait(timeout=300), output.decode(errors="replace")
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError(f"timed out waiting for the progress bar:\n{output.decode()[-3000:]}")
+    deadline = time.monotonic() + 300
+    while process.poll() is None:  # read while waiting: a full pipe must not block the run
+        output += process.stdout.read() or b""
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError(f"still running 300 s after the signal:\n{output.decode()[-3000:]}")
+        time.sleep(0.05)
+    output += process.stdout.read() or b""
+    return process.returncode, output.decode(errors="replace")
