@@ -188,6 +188,8 @@ def experiments() -> dict[str, tuple[str, dict[str, Any]]]:
             f"Table 7: DeepLabV3+ (ResNet50, output stride 16) on VOC with {pool} pooling in the backbone",
             _variant(VOC_DEEPLAB, pool=pool),
         )
+    for relative, (_, config) in out.items():  # each experiment its own run folder: --ckpt_path last stays in it
+        config["trainer"] = {"default_root_dir": f"runs/{relative.removesuffix('.yaml')}", **config["trainer"]}
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,14 @@ import liftpool_lightning.robustness
 import liftpool_lightning.tasks  # noqa: F401  (registers the tasks and data modules for short names)
 from liftpool_lightning import __version__
 from liftpool_lightning.callbacks import PreemptionCheckpoint, RNGStateCheckpoint, StopOnNonFiniteLoss
-from liftpool_lightning.checkpointing import AtomicCheckpointIO, check_checkpoint_file, find_last_checkpoint
-from liftpool_lightning.checkpointing.resolve import SPECIAL_CKPT_PATHS
+from liftpool_lightning.checkpointing import AtomicCheckpointIO, check_checkpoint_file
+from liftpool_lightning.checkpointing.experiment import candidate_roots, model_differences
+from liftpool_lightning.checkpointing.resolve import SPECIAL_CKPT_PATHS, search_last_checkpoint
 from liftpool_lightning.data.base import BaseDataModule
+
+
+#: Model options the CLI sets from the data module when the model is built.
+LINKED_MODEL_OPTIONS = ("num_classes",)
 
 
 class RunConfigSaver(SaveConfigCallback):
@@ -38,12 +42,20 @@ class RunConfigSaver(SaveConfigCallback):
 
 
 class LiftPoolCLI(LightningCLI):
-    """LightningCLI whose task learns ``num_classes`` from the datamodule, and which checks ``--ckpt_path`` (and
-    resolves ``last`` to the newest last/preemption/SLURM checkpoint under ``default_root_dir``) before anything is
-    built."""
+    """LightningCLI whose task learns ``num_classes`` from the datamodule, and which checks ``--ckpt_path`` before
+    anything is built: ``last`` is this experiment's newest last/preemption/SLURM checkpoint, and a checkpoint of
+    other model options is an error rather than a silent swap of the model."""
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+        for option in LINKED_MODEL_OPTIONS:
+            parser.link_arguments(f"data.{option}", f"model.init_args.{option}", apply_on="instantiate")
+        parser.add_argument(
+            "--model_from_ckpt",
+            type=bool,
+            default=False,
+            help="with --ckpt_path: take the model options from the checkpoint where they differ from the config and "
+            "command line (each one is printed); by default a difference is an error",
+        )
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """The configured Trainer, writing checkpoints atomically unless the config names its own CheckpointIO."""
@@ -54,19 +66,71 @@ class LiftPoolCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
     def _parse_ckpt_path(self) -> None:
+        """Resolve ``--ckpt_path last`` to this experiment's newest checkpoint and refuse a checkpoint whose model
+        options differ from the given ones (Lightning would silently take the checkpoint's), unless
+        ``--model_from_ckpt true`` asks for the checkpoint's model."""
         subcommand = self.config.get("subcommand")
-        if subcommand:
-            config = self.config[subcommand]
-            ckpt_path = config.get("ckpt_path")
-            if ckpt_path == "last":
-                root = config.trainer.default_root_dir or os.getcwd()
-                found = find_last_checkpoint(root)
-                message = f"resuming from {found}" if found else f"no checkpoint under {root}: starting from scratch"
-                print(f"liftpool: --ckpt_path last: {message}", file=sys.stderr)
-                config.ckpt_path = str(found) if found else None
-            elif ckpt_path and ckpt_path not in SPECIAL_CKPT_PATHS:
-                check_checkpoint_file(ckpt_path)
+        if not subcommand:
+            return
+        config = self.config[subcommand]
+        take_checkpoint_model = bool(config.get("model_from_ckpt"))
+
+        def differences(saved: dict[str, Any]) -> list[str]:
+            return model_differences(config.get("model"), saved, linked=LINKED_MODEL_OPTIONS)
+
+        if config.get("ckpt_path") == "last":
+            config.ckpt_path = self._resolve_last(config, subcommand, None if take_checkpoint_model else differences)
+        ckpt_path = config.get("ckpt_path")
+        if not ckpt_path or ckpt_path in SPECIAL_CKPT_PATHS:
+            return
+        problems = differences(check_checkpoint_file(ckpt_path).get("hyper_parameters") or {})
+        if not problems:
+            return  # the given model is the checkpoint's: nothing to take from it
+        if not take_checkpoint_model:
+            raise ValueError(
+                f"--ckpt_path {ckpt_path} was trained with other model options than the config and command line give: "
+                + "; ".join(problems)
+                + ". Give the options it was trained with (its config.yaml is in its log folder), or add "
+                "--model_from_ckpt true to take the checkpoint's"
+            )
+        print(f"liftpool: --model_from_ckpt: taking from the checkpoint {'; '.join(problems)}", file=sys.stderr)
         super()._parse_ckpt_path()
+
+    @staticmethod
+    def _resolve_last(config: Any, subcommand: str, differences: Any) -> str | None:
+        """``last``: the newest last/preemption/SLURM checkpoint of this experiment (same model options) under
+        ``default_root_dir`` and the loggers' folders; fit starts from scratch when there is none."""
+        roots = candidate_roots(config.trainer.default_root_dir, _logger_save_dirs(config.trainer.get("logger")))
+        search = search_last_checkpoint(roots, differences)
+        where = ", ".join(str(root) for root in roots)
+        others = ""
+        if search.passed_over:
+            path, problems = search.passed_over[0]
+            count = len(search.passed_over)
+            others = (
+                f" (passed over {count} newer checkpoint{'s' if count > 1 else ''} of other experiments; the newest, "
+                f"{path}, has {'; '.join(problems)})"
+            )
+        if search.found is not None:
+            print(f"liftpool: --ckpt_path last: resuming from {search.found}{others}", file=sys.stderr)
+            return str(search.found)
+        if subcommand != "fit":
+            raise FileNotFoundError(f"--ckpt_path last: no checkpoint of this experiment under {where}{others}")
+        print(f"liftpool: --ckpt_path last: no checkpoint of this experiment under {where}{others}: starting from "
+              "scratch", file=sys.stderr)  # fmt: skip
+        return None
+
+
+def _logger_save_dirs(logger: Any) -> list[str]:
+    """The ``save_dir`` of each configured logger (a logger entry, a list of them, or a bool)."""
+    entries = logger if isinstance(logger, list) else [logger]
+    dirs = []
+    for entry in entries:
+        init_args = entry.get("init_args") if hasattr(entry, "get") else None
+        save_dir = init_args.get("save_dir") if init_args is not None and hasattr(init_args, "get") else None
+        if save_dir:
+            dirs.append(str(save_dir))
+    return dirs
 
 
 def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,21 +51,48 @@ def _reason(error: Exception) -> str:
     return f"not a torch checkpoint file ({type(error).__name__}: {text.splitlines()[0] if text else ''})"
 
 
-def find_last_checkpoint(root: str | Path) -> Path | None:
-    """The newest readable ``last*.ckpt`` or ``hpc_ckpt_*.ckpt`` under ``root`` (searched recursively), or None.
+@dataclass
+class LastCheckpointSearch:
+    """What ``--ckpt_path last`` found: the checkpoint to resume (or None) and the newer ones it passed over because
+    they belong to another experiment, each with what differs."""
+
+    found: Path | None
+    passed_over: list[tuple[Path, list[str]]] = field(default_factory=list)
+
+
+def search_last_checkpoint(
+    roots: Iterable[str | Path], differences: Callable[[Mapping[str, Any]], list[str]] | None = None
+) -> LastCheckpointSearch:
+    """The newest readable ``last*.ckpt`` or ``hpc_ckpt_*.ckpt`` under ``roots`` (searched recursively) for which
+    ``differences(hyper_parameters)`` is empty (every one when ``differences`` is None).
 
     Unreadable candidates (e.g. truncated by a crash of a tool that does not write atomically) are skipped with a
     warning naming them, so ``--ckpt_path last`` always resumes from a loadable file.
     """
-    root = Path(root)
-    if not root.is_dir():
-        return None
-    candidates = {*root.rglob("last*.ckpt"), *root.rglob("hpc_ckpt_*.ckpt")}
+    candidates = {
+        path
+        for root in map(Path, roots)
+        if root.is_dir()
+        for pattern in ("last*.ckpt", "hpc_ckpt_*.ckpt")
+        for path in root.rglob(pattern)
+    }
+    search = LastCheckpointSearch(found=None)
     for candidate in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
         try:
-            check_checkpoint_file(candidate)
+            content = check_checkpoint_file(candidate)
         except (ValueError, FileNotFoundError) as error:
             warnings.warn(f"skipping {candidate}: {error}", stacklevel=2)
             continue
-        return candidate
-    return None
+        problems = differences(content.get("hyper_parameters") or {}) if differences else []
+        if problems:
+            search.passed_over.append((candidate, problems))
+            continue
+        search.found = candidate
+        break
+    return search
+
+
+def find_last_checkpoint(root: str | Path) -> Path | None:
+    """The newest readable ``last*.ckpt`` or ``hpc_ckpt_*.ckpt`` under ``root``, or None (see
+    ``search_last_checkpoint``)."""
+    return search_last_checkpoint([root]).found

@@ -1,0 +1,58 @@
+"""Which experiment a checkpoint belongs to: its model options (the task's saved hyperparameters) compared with
+the ones a command gives (config files + command line), so ``--ckpt_path`` never swaps the model silently and
+``--ckpt_path last`` only resumes the same experiment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+#: Saved hyperparameters that are bookkeeping, not model options.
+_NOT_OPTIONS = ("_class_path", "_instantiator")
+
+
+def _plain(value: Any) -> Any:
+    """Namespaces and mappings as dicts, tuples as lists, recursively (jsonargparse and YAML spell them apart)."""
+    if hasattr(value, "as_dict") and callable(value.as_dict):
+        value = value.as_dict()
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _short(class_path: str | None) -> str | None:
+    return class_path.rsplit(".", 1)[-1] if class_path else class_path
+
+
+def model_differences(given: Any, saved: Mapping[str, Any], linked: Iterable[str] = ()) -> list[str]:
+    """``option: checkpoint A, given B`` for the task class and every saved model option the command gives
+    differently. ``given`` is the parsed ``model`` entry (``class_path`` and ``init_args``); ``saved`` is the
+    checkpoint's ``hyper_parameters``. Options the command does not have and the ``linked`` ones (set from the data
+    when the model is built, e.g. ``num_classes``; the task checks those against the checkpoint) are not compared."""
+    given = _plain(given) or {}
+    saved = _plain(saved) or {}
+    differences = []
+    saved_class, given_class = saved.get("_class_path"), given.get("class_path")
+    if saved_class and given_class and _short(saved_class) != _short(given_class):
+        differences.append(f"model class: checkpoint {_short(saved_class)}, given {_short(given_class)}")
+    init_args = given.get("init_args") or {}
+    for key, value in saved.items():
+        if key in _NOT_OPTIONS or key in linked or key not in init_args:
+            continue
+        if init_args[key] != value:
+            differences.append(f"{key}: checkpoint {value!r}, given {init_args[key]!r}")
+    return differences
+
+
+def candidate_roots(default_root_dir: str | None, logger_save_dirs: Iterable[str]) -> list[Path]:
+    """Where ``last`` looks: ``default_root_dir`` (else the working directory) and every logger's ``save_dir``
+    (checkpoints go under the logger's folder when there is one), without duplicates or nested repeats."""
+    roots: list[Path] = []
+    for path in [default_root_dir or ".", *logger_save_dirs]:
+        root = Path(path).resolve()
+        if not any(root == seen or seen in root.parents for seen in roots):
+            roots = [seen for seen in roots if root not in seen.parents] + [root]
+    return roots
