@@ -1,6 +1,7 @@
 """Lightning callbacks of the framework: sub-band pictures and lifting losses, prediction files, and the fault
-handling the CLI adds to every run (preemption checkpoint, RNG states, NaN stop)."""
+handling the CLI adds to every run (preemption checkpoint, RNG states, NaN stop, a checkpoint on a bad sample)."""
 
+from liftpool_lightning.callbacks.data_error import DataErrorCheckpoint
 from liftpool_lightning.callbacks.finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
 from liftpool_lightning.callbacks.preemption import PreemptionCheckpoint
@@ -8,6 +9,7 @@ from liftpool_lightning.callbacks.rng_state import RNGStateCheckpoint
 from liftpool_lightning.callbacks.subbands import SubbandVisualizer
 
 __all__ = [
+    "DataErrorCheckpoint",
     "NonFiniteLossError",
     "PredictionWriter",
     "PreemptionCheckpoint",

@@ -24,6 +24,14 @@ def _slurm_job_id() -> str | None:
     return job if job and re.fullmatch(r"[0-9_]+", job) else None
 
 
+def checkpoint_folder(trainer: Trainer) -> Path:
+    """Where the run's ``ModelCheckpoint`` keeps its files (else ``default_root_dir/checkpoints``)."""
+    callback = trainer.checkpoint_callback
+    if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+        return Path(callback.dirpath)
+    return Path(trainer.default_root_dir) / "checkpoints"
+
+
 class PreemptionCheckpoint(Callback):
     """On SIGTERM or the extra signal (SIGUSR1) during ``fit``: finish the current step, save a checkpoint, stop.
 
@@ -66,10 +74,7 @@ class PreemptionCheckpoint(Callback):
         """Where the checkpoint goes (see the class docs)."""
         if self.slurm_requeue(trainer):  # Lightning's own naming, which it resumes from when the job restarts
             return Path(trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir))
-        callback = trainer.checkpoint_callback
-        if isinstance(callback, ModelCheckpoint) and callback.dirpath:
-            return Path(callback.dirpath) / self.filename
-        return Path(trainer.default_root_dir) / "checkpoints" / self.filename
+        return checkpoint_folder(trainer) / self.filename
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         rank_zero_info(f"Received {signal.Signals(signum).name}: saving a checkpoint after this step and stopping.")

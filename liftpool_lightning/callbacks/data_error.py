@@ -1,0 +1,37 @@
+"""Keep finished work when a sample fails to load: save a checkpoint before the run stops."""
+
+from __future__ import annotations
+
+from lightning import Callback, LightningModule, Trainer
+
+from liftpool_lightning.callbacks.preemption import checkpoint_folder
+from liftpool_lightning.data.sample_guard import BadSampleError
+
+
+class DataErrorCheckpoint(Callback):
+    """When a sample fails to load during ``fit`` (a :class:`BadSampleError`, training or validation), save
+    ``last.ckpt`` where the run keeps its checkpoints and add its path and how to go on to the error's one line.
+
+    A failure in validation thus keeps the training epoch before it, and one in training keeps the steps done (the
+    resumable loader restarts at the failed batch). Fix or remove the file (``liftpool check-data`` lists every bad
+    one) and resume with ``--ckpt_path last``, or set ``data.init_args.skip_bad_samples``. Under multi-process DDP
+    only the failing rank sees the error and a checkpoint needs every rank, so none is saved there (said in the line).
+    """
+
+    def __init__(self, filename: str = "last.ckpt") -> None:
+        self.filename = filename
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, BadSampleError) or trainer.state.fn != "fit":
+            return
+        advice = "fix or remove the file (liftpool check-data lists every bad one)"
+        if trainer.world_size > 1:
+            note = f"no checkpoint saved (a multi-process run); {advice}, or set data.init_args.skip_bad_samples true"
+        else:
+            path = checkpoint_folder(trainer) / self.filename
+            trainer.save_checkpoint(path)
+            note = (
+                f"checkpoint saved to {path} (epoch {trainer.current_epoch}, step {trainer.global_step}); {advice} "
+                "and resume with --ckpt_path last, or set data.init_args.skip_bad_samples true"
+            )
+        exception.args = (f"{exception}; {note}",)
