@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning import LightningModule, Trainer
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
@@ -20,8 +20,8 @@ from liftpool_lightning.callbacks import PreemptionCheckpoint, RNGStateCheckpoin
 from liftpool_lightning.checkpointing import AtomicCheckpointIO, check_checkpoint_file
 from liftpool_lightning.checkpointing.experiment import candidate_roots, model_differences
 from liftpool_lightning.checkpointing.resolve import SPECIAL_CKPT_PATHS, search_last_checkpoint
+from liftpool_lightning.cli_errors import ShortParserErrors
 from liftpool_lightning.data.base import BaseDataModule
-
 
 #: Model options the CLI sets from the data module when the model is built.
 LINKED_MODEL_OPTIONS = ("num_classes",)
@@ -39,6 +39,10 @@ class RunConfigSaver(SaveConfigCallback):
                 path = Path(run.dir) / "liftpool_config.yaml"  # W&B reserves config.yaml for its own run config
                 self.parser.save(self.config, path, skip_none=False, overwrite=True, multifile=False)
                 run.config.update(self.config.as_dict(), allow_val_change=True)
+
+
+class LiftPoolArgumentParser(ShortParserErrors, LightningArgumentParser):
+    """LightningCLI's parser whose errors are one or two lines (see ``cli_errors``)."""
 
 
 class LiftPoolCLI(LightningCLI):
@@ -145,6 +149,7 @@ def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
         # added to every run (after the config's own callbacks): see docs of each; atomic checkpoint writes
         trainer_defaults={"callbacks": [PreemptionCheckpoint(), RNGStateCheckpoint(), StopOnNonFiniteLoss()]},
         auto_configure_optimizers=False,
-        parser_kwargs={"version": f"liftpool-lightning {__version__}"},
+        parser_kwargs={"version": f"liftpool-lightning {__version__}", "prog": "liftpool"},
+        parser_class=LiftPoolArgumentParser,
         args=args,
     )

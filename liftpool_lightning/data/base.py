@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.error import URLError
 
 import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from liftpool_lightning.data.resumable import ResumableDataLoader, ResumableSampler
+
+
+class DownloadError(ConnectionError):
+    """A data set could not be downloaded; the message names what, from where, into which folder, and how to do
+    without the network."""
+
+
+@contextmanager
+def download_errors(what: str, url: str, root: str | os.PathLike, by_hand: str) -> Iterator[None]:
+    """Turn a network failure inside the block into one :class:`DownloadError` naming ``what``, ``url``, ``root``
+    and ``by_hand`` (how to put the files there without a network)."""
+    try:
+        yield
+    except (URLError, ConnectionError, TimeoutError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise DownloadError(f"could not download {what} from {url} into {root}: {reason}. {by_hand}") from error
 
 
 class BaseDataModule(LightningDataModule):

@@ -11,7 +11,7 @@ import numpy as np
 from torchvision.datasets import CIFAR100, VisionDataset
 from torchvision.datasets.utils import check_integrity
 
-from liftpool_lightning.data.base import BaseDataModule
+from liftpool_lightning.data.base import BaseDataModule, download_errors
 from liftpool_lightning.data.cifar_pickle import CIFARFileError, load_cifar_batch, load_cifar_names
 from liftpool_lightning.data.transforms import cifar_eval_transform, cifar_train_transform
 
@@ -115,7 +115,10 @@ class CIFAR100DataModule(BaseDataModule):
 
     def prepare_data(self) -> None:
         if self.download:
-            CheckedCIFAR100(self.root, train=True, download=True)
+            folder = Path(self.root) / CheckedCIFAR100.base_folder
+            by_hand = f"Without network: download and extract the archive elsewhere, then copy it so that {folder} "
+            with download_errors("CIFAR-100", CheckedCIFAR100.url, self.root, by_hand + "holds train, test and meta"):
+                CheckedCIFAR100(self.root, train=True, download=True)
         self._check_files()
 
     def setup(self, stage: str) -> None:

@@ -14,9 +14,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.datasets import SBDataset, VOCSegmentation
+from torchvision.datasets.voc import DATASET_YEAR_DICT
 from torchvision.transforms.v2 import functional as F
 
-from liftpool_lightning.data.base import BaseDataModule
+from liftpool_lightning.data.base import BaseDataModule, download_errors
 from liftpool_lightning.data.imagenet import load_rgb
 from liftpool_lightning.data.transforms import segmentation_eval_transform, segmentation_train_transform
 
@@ -144,10 +145,13 @@ class VOCSegmentationDataModule(BaseDataModule):
 
     def prepare_data(self) -> None:
         missing_voc, missing_sbd = self._missing()
+        by_hand = f"Without network: download and extract the archives elsewhere, then copy them into place ({LAYOUT})"
         if self.download and missing_voc:
-            VOCSegmentation(self.root, year="2012", image_set="trainval", download=True)
+            with download_errors("PASCAL VOC 2012", DATASET_YEAR_DICT["2012"]["url"], self.root, by_hand):
+                VOCSegmentation(self.root, year="2012", image_set="trainval", download=True)
         if self.download and missing_sbd:
-            SBDataset(str(self.sbd_dir), image_set="train", mode="segmentation", download=True)
+            with download_errors("SBD", SBDataset.url, self.sbd_dir, by_hand):
+                SBDataset(str(self.sbd_dir), image_set="train", mode="segmentation", download=True)
         self._check_files()
 
     def _voc_split(self, split: str) -> list[str]:
