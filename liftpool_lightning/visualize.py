@@ -78,6 +78,8 @@ def visualize(
     """Write the sub-band pictures of a checkpoint for ``images`` to ``output``; returns the PNG paths."""
     if not images:
         raise ValueError("give at least one image")
+    if size is not None and size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
     task = load_task(ckpt_path)
     network_name = task.hparams["network"]
     if normalization == "auto":
@@ -97,7 +99,8 @@ def visualize(
     else:
         chosen = dict(list(found.items())[:1])
     batch = load_images(images, size, normalization)
-    pictures = render_pictures(task, chosen, batch, None, list(channels), f"checkpoint {Path(ckpt_path).name}")
+    title = f"checkpoint {Path(ckpt_path).name}"
+    pictures = render_pictures(task, chosen, batch, None, list(channels), title, strict_channels=True)
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from lightning import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.utilities import rank_zero_info
 from PIL import Image
 from torch import Tensor
 
@@ -33,12 +34,28 @@ class PredictionWriter(BasePredictionWriter):
         self.output_dir = output_dir
         self._palette = voc_palette()
         self._folder: Path | None = None
+        self._masks = 0  # written by this process
+        self._rows = 0
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Resolve and create the folder once per run (``trainer.log_dir`` is a collective: every rank calls it)."""
         log_dir = trainer.log_dir or trainer.default_root_dir
         self._folder = Path(self.output_dir or os.path.join(log_dir, "predictions"))
         self._folder.mkdir(parents=True, exist_ok=True)
+        self._masks = self._rows = 0
+
+    def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Say where the predictions went (what rank zero wrote; under DDP every rank writes to the same folder)."""
+        if self._folder is None:
+            return
+        written = []
+        if self._masks:
+            written.append(f"{self._masks} masks as PNGs")
+        if self._rows:
+            written.append(f"{self._rows} rows of class probabilities in predictions-rank{trainer.global_rank}.csv")
+        what = " and ".join(written) or "nothing (no predictions)"
+        ranks = f" (rank 0 of {trainer.world_size}; each rank writes its share)" if trainer.world_size > 1 else ""
+        rank_zero_info(f"Predictions written to {self._folder.resolve()}: {what}{ranks}")
 
     def write_on_batch_end(
         self,
@@ -70,6 +87,7 @@ class PredictionWriter(BasePredictionWriter):
                 image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
                 image.putpalette(self._palette)
                 image.save(folder / f"{name}.png")
+                self._masks += 1
         elif prediction.ndim == 2:  # class probabilities
             path = folder / f"predictions-rank{trainer.global_rank}.csv"
             new = not path.exists() or batch_idx == 0
@@ -80,3 +98,4 @@ class PredictionWriter(BasePredictionWriter):
                 probabilities, classes = prediction.float().max(dim=1)
                 for name, cls, probability in zip(labels, classes.tolist(), probabilities.tolist(), strict=True):
                     writer.writerow([name, cls, f"{probability:.6f}"])
+                    self._rows += 1

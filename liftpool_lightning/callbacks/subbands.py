@@ -154,10 +154,13 @@ def render_pictures(
     targets: Tensor | None,
     channels: Sequence[int],
     when: str,
+    strict_channels: bool = False,
 ) -> list[tuple[str, Any, str]]:
     """Run ``model`` on ``images`` in eval mode and draw, for each of ``layers`` (paths in ``model``), its sub-bands
     next to MaxPool, its LiftUpPool reconstruction next to MaxUnpool when it has an up-pool, and the segmentation
-    against ``targets`` when the model segments; returns ``(key, RGB array, caption)`` triples."""
+    against ``targets`` when the model segments; returns ``(key, RGB array, caption)`` triples.
+
+    Channels a layer does not have are left out, or with ``strict_channels`` a ValueError naming the valid range."""
     inputs: dict[str, Tensor] = {}
     handles = [
         layer.register_forward_pre_hook(lambda module, args, name=name: inputs.__setitem__(name, args[0]))
@@ -177,6 +180,12 @@ def render_pictures(
         if name not in inputs:
             continue
         features = inputs[name]
+        outside = [c for c in channels if not 0 <= c < features.shape[1]]
+        if strict_channels and outside:
+            raise ValueError(
+                f"channels: {', '.join(map(str, outside))} out of range: layer {name} has {features.shape[1]} channels "
+                f"(0..{features.shape[1] - 1})"
+            )
         bands = layer.decompose(features)
         maxpool = F.max_pool2d(features, 2, ceil_mode=layer.ceil_mode) if features.ndim == 4 else None
         title = f"{name} ({when})"
