@@ -87,12 +87,21 @@ def _lightning(args: list[str]) -> int:
     return 0
 
 
+def _check_data(args: list[str]) -> int:
+    """Scan a config's data set: ``liftpool check-data --config CONFIG.yaml [--workers N]``."""
+    check_config_files(args)
+    from liftpool_lightning.cli_check_data import run_check_data
+
+    return run_check_data(args)
+
+
 #: Every subcommand, in the order ``liftpool --help`` lists them. A new one needs an entry here and nothing else.
 COMMANDS: dict[str, Command] = {
     "fit": Command("train a model: liftpool fit --config configs/quickstart.yaml", _lightning),
     "validate": Command("evaluate a checkpoint on the validation split (--config ... --ckpt_path CKPT)", _lightning),
     "test": Command("evaluate on the test split; robustness: --config configs/robustness/*.yaml", _lightning),
     "predict": Command("write a checkpoint's predictions to files (masks as PNGs, probabilities as CSV)", _lightning),
+    "check-data": Command("load every sample of a config's data set and list every bad file", _check_data),
     "demo": Command("show what the LiftPool layers do, in seconds (no data, no checkpoint)", _demo),
     "visualize": Command("draw a checkpoint's LiftPool sub-bands for some images", _visualize),
 }

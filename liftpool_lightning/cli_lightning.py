@@ -16,7 +16,12 @@ import liftpool_lightning.data
 import liftpool_lightning.robustness
 import liftpool_lightning.tasks  # noqa: F401  (registers the tasks and data modules for short names)
 from liftpool_lightning import __version__
-from liftpool_lightning.callbacks import PreemptionCheckpoint, RNGStateCheckpoint, StopOnNonFiniteLoss
+from liftpool_lightning.callbacks import (
+    DataErrorCheckpoint,
+    PreemptionCheckpoint,
+    RNGStateCheckpoint,
+    StopOnNonFiniteLoss,
+)
 from liftpool_lightning.checkpointing import AtomicCheckpointIO, check_checkpoint_file
 from liftpool_lightning.checkpointing.experiment import candidate_roots, model_differences
 from liftpool_lightning.checkpointing.resolve import SPECIAL_CKPT_PATHS, search_last_checkpoint
@@ -147,7 +152,9 @@ def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
         save_config_callback=RunConfigSaver,
         save_config_kwargs={"overwrite": True},
         # added to every run (after the config's own callbacks): see docs of each; atomic checkpoint writes
-        trainer_defaults={"callbacks": [PreemptionCheckpoint(), RNGStateCheckpoint(), StopOnNonFiniteLoss()]},
+        trainer_defaults={
+            "callbacks": [PreemptionCheckpoint(), RNGStateCheckpoint(), StopOnNonFiniteLoss(), DataErrorCheckpoint()]
+        },
         auto_configure_optimizers=False,
         parser_kwargs={"version": f"liftpool-lightning {__version__}", "prog": "liftpool"},
         parser_class=LiftPoolArgumentParser,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from liftpool_lightning.data.resumable import ResumableDataLoader, ResumableSampler
+from liftpool_lightning.data.sample_guard import SampleGuard
 
 
 class DownloadError(ConnectionError):
@@ -42,12 +44,20 @@ class BaseDataModule(LightningDataModule):
         batch_size: samples per batch and per process (under DDP each rank loads this many).
         num_workers: loader worker processes; 0 loads in the main process.
         pin_memory: pin host memory when training on a GPU.
+        skip_bad_samples: a sample that fails to load (a truncated image, a mask with invalid labels) is replaced by
+            the next one that loads, with one line naming it, and counted (the total is printed when the run ends);
+            False (default): the run stops with one line naming the file, after saving a checkpoint of the
+            finished work (``DataErrorCheckpoint``). ``liftpool check-data`` finds such files before training.
+
+    Every loader's dataset is wrapped in a ``SampleGuard`` (see ``data.sample_guard``).
     """
 
     num_classes: int = 0
     task: str = "classification"
 
-    def __init__(self, batch_size: int = 32, num_workers: int = 4, pin_memory: bool = True) -> None:
+    def __init__(
+        self, batch_size: int = 32, num_workers: int = 4, pin_memory: bool = True, skip_bad_samples: bool = False
+    ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -56,6 +66,8 @@ class BaseDataModule(LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.skip_bad_samples = skip_bad_samples
+        self._guards: dict[str, SampleGuard] = {}
         self.train_dataset: Dataset | None = None
         self.val_dataset: Dataset | None = None
         self.test_dataset: Dataset | None = None
@@ -66,8 +78,26 @@ class BaseDataModule(LightningDataModule):
             raise RuntimeError(f"{type(self).__name__}: no {split} dataset; was setup() called for this stage?")
         return dataset
 
+    def _guard(self, dataset: Dataset | None, split: str) -> SampleGuard:
+        """``dataset`` in a ``SampleGuard`` (the same guard while the dataset is the same object)."""
+        dataset = self._require(dataset, split)
+        guard = self._guards.get(split)
+        if guard is None or guard.dataset is not dataset:
+            guard = self._guards[split] = SampleGuard(dataset, split, self.skip_bad_samples, self.num_workers)
+        return guard
+
+    @property
+    def skipped_samples(self) -> int:
+        """Samples skipped so far (``skip_bad_samples``), over every split and loader process."""
+        return sum(guard.skipped_count for guard in self._guards.values())
+
+    def teardown(self, stage: str) -> None:
+        if self.skipped_samples:
+            print(f"liftpool: skipped {self.skipped_samples} bad sample(s) in this run (data.init_args."
+                  "skip_bad_samples); liftpool check-data lists them all", file=sys.stderr)  # fmt: skip
+
     def _loader(self, dataset: Dataset | None, split: str) -> DataLoader:
-        return DataLoader(self._require(dataset, split), batch_size=self.batch_size, **self._worker_options())
+        return DataLoader(self._guard(dataset, split), batch_size=self.batch_size, **self._worker_options())
 
     def _worker_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -81,7 +111,7 @@ class BaseDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled, sharded over DDP ranks and resumable mid-epoch (see ``data.resumable``): the order and the
         random augmentations of epoch ``e`` follow from ``(seed_everything's seed, e)`` only."""
-        dataset = self._require(self.train_dataset, "train")
+        dataset = self._guard(self.train_dataset, "train")
         trainer = self.trainer
         world_size, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         drop_last = len(dataset) // world_size > self.batch_size  # type: ignore[arg-type]
@@ -91,7 +121,7 @@ class BaseDataModule(LightningDataModule):
                                    **self._worker_options())  # fmt: skip
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, "validation")
+        return self._loader(self.val_dataset, "val")
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_dataset, "test")

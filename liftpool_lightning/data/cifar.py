@@ -86,6 +86,8 @@ class CIFAR100DataModule(BaseDataModule):
         batch_size: samples per batch and per process.
         num_workers: loader worker processes; 0 loads in the main process.
         pin_memory: pin host memory when training on a GPU.
+        skip_bad_samples: replace a sample that fails to load by the next one and count it, instead of stopping
+            (see ``BaseDataModule``).
     """
 
     num_classes = 100
@@ -98,8 +100,9 @@ class CIFAR100DataModule(BaseDataModule):
         batch_size: int = 100,
         num_workers: int = 4,
         pin_memory: bool = True,
+        skip_bad_samples: bool = False,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, skip_bad_samples)
         self.root = root
         self.download = download
 

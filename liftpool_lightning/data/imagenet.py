@@ -48,6 +48,8 @@ class ImageNetDataModule(BaseDataModule):
         batch_size: samples per batch and per process.
         num_workers: loader worker processes; 0 loads in the main process.
         pin_memory: pin host memory when training on a GPU.
+        skip_bad_samples: replace a sample that fails to load by the next one and count it, instead of stopping
+            (see ``BaseDataModule``).
         image_size: side of the square crops (evaluation resizes the short side to ``image_size * 256 / 224``).
     """
 
@@ -60,9 +62,10 @@ class ImageNetDataModule(BaseDataModule):
         batch_size: int = 256,
         num_workers: int = 8,
         pin_memory: bool = True,
+        skip_bad_samples: bool = False,
         image_size: int = 224,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, skip_bad_samples)
         if image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {image_size}")
         self.root = root

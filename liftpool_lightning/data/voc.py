@@ -104,6 +104,8 @@ class VOCSegmentationDataModule(BaseDataModule):
         batch_size: samples per batch and per process.
         num_workers: loader worker processes; 0 loads in the main process.
         pin_memory: pin host memory when training on a GPU.
+        skip_bad_samples: replace a sample that fails to load by the next one and count it, instead of stopping
+            (see ``BaseDataModule``).
         download: download VOC 2012 (2 GB, torchvision's VOCSegmentation) and SBD (1.4 GB, SBDataset) when missing.
     """
 
@@ -118,9 +120,10 @@ class VOCSegmentationDataModule(BaseDataModule):
         batch_size: int = 16,
         num_workers: int = 4,
         pin_memory: bool = True,
+        skip_bad_samples: bool = False,
         download: bool = False,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, skip_bad_samples)
         if crop_size < 1:
             raise ValueError(f"crop_size must be >= 1, got {crop_size}")
         self.root, self.sbd_root, self.crop_size, self.download = root, sbd_root, crop_size, download
