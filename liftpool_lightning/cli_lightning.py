@@ -156,7 +156,7 @@ def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
             "callbacks": [PreemptionCheckpoint(), RNGStateCheckpoint(), StopOnNonFiniteLoss(), DataErrorCheckpoint()]
         },
         auto_configure_optimizers=False,
-        parser_kwargs={"version": f"liftpool-lightning {__version__}", "prog": "liftpool"},
+        parser_kwargs={"version": f"liftpool-lightning {__version__}", "prog": "liftpool", "allow_abbrev": False},
         parser_class=LiftPoolArgumentParser,
         args=args,
     )

@@ -183,6 +183,8 @@ PARSER_CASES = [
     (["--trainer.max_epochs=ten"], "--trainer.max_epochs: expected an integer, got 'ten'"),
     (["--ckpt_pth=x"], "--ckpt_pth: no such option; did you mean --ckpt_path?"),
     (["--trainer.maxepochs=3"], "--trainer.maxepochs: no such option; did you mean --trainer.max_epochs?"),
+    # a prefix of an option is not taken for it (argparse would silently: allow_abbrev=False)
+    (["--trainer.max_epoch=3"], "--trainer.max_epoch: no such option; did you mean --trainer.max_epochs?"),
     (
         ["--data.init_args.task=classificaton"],
         "--data.init_args.task: expected one of classification, segmentation, got 'classificaton'; "
