@@ -228,4 +228,4 @@ def test_unknown_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]
     assert main(["fitt", "--config", "x.yaml"]) == 2
     first, second = _lines(capsys.readouterr().err)
     assert first == "liftpool: error: unknown command 'fitt'; did you mean fit?"
-    assert second.startswith("commands: fit, validate, test, predict, demo, visualize")
+    assert second.startswith("commands: fit, validate, test, predict, check-data, demo, visualize")
