@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from liftpool_lightning.cli import main
+from liftpool_lightning.cli import COMMANDS, main
 from tests.cli.conftest import QUICKSTART, ROOT, run_subprocess, tiny_args
 
 # the module's fixture runs 13 console commands (each loads Lightning): generous on a loaded 2-core machine
@@ -228,4 +228,5 @@ def test_unknown_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]
     assert main(["fitt", "--config", "x.yaml"]) == 2
     first, second = _lines(capsys.readouterr().err)
     assert first == "liftpool: error: unknown command 'fitt'; did you mean fit?"
-    assert second.startswith("commands: fit, validate, test, predict, check-data, demo, visualize")
+    assert second.startswith(f"commands: {', '.join(COMMANDS)} ")
+    assert {"fit", "validate", "test", "predict", "check-data", "demo", "visualize"} <= set(COMMANDS)
