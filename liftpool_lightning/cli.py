@@ -95,6 +95,19 @@ def _check_data(args: list[str]) -> int:
     return run_check_data(args)
 
 
+def _export(args: list[str]) -> int:
+    """``liftpool export --ckpt_path CKPT --format onnx|torch_export ...`` (see :mod:`liftpool_lightning.export`)."""
+    from liftpool_lightning.export import main as export_main
+
+    try:
+        return export_main(args)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        if full_trace_requested():
+            raise
+        print(f"liftpool export: error: {error}", file=sys.stderr)
+        return 1
+
+
 #: Every subcommand, in the order ``liftpool --help`` lists them. A new one needs an entry here and nothing else.
 COMMANDS: dict[str, Command] = {
     "fit": Command("train a model: liftpool fit --config configs/quickstart.yaml", _lightning),
@@ -102,6 +115,7 @@ COMMANDS: dict[str, Command] = {
     "test": Command("evaluate on the test split; robustness: --config configs/robustness/*.yaml", _lightning),
     "predict": Command("write a checkpoint's predictions to files (masks as PNGs, probabilities as CSV)", _lightning),
     "check-data": Command("load every sample of a config's data set and list every bad file", _check_data),
+    "export": Command("write a checkpoint's network as ONNX or a torch.export program (standard ops only)", _export),
     "demo": Command("show what the LiftPool layers do, in seconds (no data, no checkpoint)", _demo),
     "visualize": Command("draw a checkpoint's LiftPool sub-bands for some images", _visualize),
 }

@@ -63,6 +63,25 @@ def _normalise_bands(bands: Sequence[str] | str | None, names: tuple[str, ...]) 
     return tuple(chosen)
 
 
+def _unstack(x: Tensor, parts: int) -> list[Tensor]:
+    """``x`` split into ``parts`` equal pieces along the batch axis (like ``chunk``, but a reshape: exports with a
+    symbolic batch size without guards on it)."""
+    return list(x.unflatten(0, (parts, -1)).unbind(0)) if parts > 1 else [x]
+
+
+def _exporting() -> bool:
+    """Whether a graph export traces this call: ``torch.export`` / the dynamo-based ONNX exporter, or the
+    TorchScript-based ONNX exporter."""
+    return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
+
+
+_NOT_SCRIPTABLE = (
+    "{} cannot be compiled by torch.jit.script (TorchScript cannot type its Python code); export the model "
+    "instead: `liftpool export --ckpt_path CKPT --format onnx|torch_export`, "
+    "liftpool_lightning.export.export_model(...), torch.export.export or torch.jit.trace"
+)
+
+
 def _lift_keys(spatial_dims: int) -> list[str]:
     """Names of the 2**n - 1 lifting steps of an n-D decomposition (``w``, ``h_l``, ``h_h``, ``d_ll`` ...)."""
     keys = []
@@ -234,14 +253,21 @@ class LiftDownPoolNd(nn.Module):
         return ndim - 1 - level
 
     def _fused_weights(self) -> tuple[OperatorWeights, OperatorWeights] | None:
-        """(P, U) weights when the fused path applies: ``fused`` on and a learned, shared, depthwise configuration."""
+        """(P, U) weights when the fused path applies: ``fused`` on, a learned, shared, depthwise configuration, and
+        no graph export (``torch.export``, ONNX) tracing the call."""
         predict, update = self.predict, self.update
+        if _exporting():  # the fused steps are custom ops: an exported graph takes the generic path's standard ops
+            return None
         if not (self.fused and self.share_weights and isinstance(predict, LearnedLiftingOperator)):
             return None
         if predict.groups != predict.channels or predict.pointwise_groups != predict.channels:
             return None
         ops = (predict, update)
         return tuple(OperatorWeights(op.weight, op.bias, op.pointwise_weight, op.pointwise_bias) for op in ops)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """``torch.jit.script`` calls this on every module before compiling it: refuse with a pointer to export."""
+        raise RuntimeError(_NOT_SCRIPTABLE.format(type(self).__name__))
 
     # ------------------------------------------------------------------ analysis / synthesis
     def _fused_analysis(
@@ -277,7 +303,7 @@ class LiftDownPoolNd(nn.Module):
             if self.share_weights:  # one step over all tensors of this level, stacked on the batch axis
                 batch = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=0)
                 step = lift(batch, dim, self.predict, self.update, self.compute_losses, detach)
-                lows, highs = step.low.chunk(len(names), 0), step.high.chunk(len(names), 0)
+                lows, highs = _unstack(step.low, len(names)), _unstack(step.high, len(names))
                 weighted = [(step, len(names))]  # a mean over the stack: times the number of stacked lifts
             else:
                 steps = [
@@ -332,7 +358,7 @@ class LiftDownPoolNd(nn.Module):
                 low = lows[0] if len(lows) == 1 else torch.cat(lows, dim=0)
                 high = highs[0] if len(highs) == 1 else torch.cat(highs, dim=0)
                 merged = fit_length(unlift(low, high, dim, self.predict, self.update), dim, length)
-                outputs = merged.chunk(len(prefixes), 0)
+                outputs = _unstack(merged, len(prefixes))
             else:
                 outputs = []
                 for p in prefixes:
@@ -451,7 +477,8 @@ class LiftUpPoolNd(nn.Module):
                     f"{tuple(bands[name].shape)}; they must match"
                 )
         if output_size is not None:
-            size = tuple(int(s) for s in output_size)[-self.spatial_dims :]
+            # the spatial sizes only: int() on a traced N would fix an exported graph's batch size
+            size = tuple(int(s) for s in tuple(output_size)[-self.spatial_dims :])
             if len(size) != self.spatial_dims:
                 raise ValueError(f"output_size must give {self.spatial_dims} spatial sizes, got {tuple(output_size)}")
             if self.down.output_size(size) != tuple(low.shape[2:]):

@@ -1,0 +1,161 @@
+"""Export a network with LiftPool layers to ONNX or to a ``torch.export`` program, and the ``liftpool export`` command.
+
+The layers' fast paths (the C++ CPU kernels and the PyTorch fused steps) are ``torch.library`` custom ops
+(``liftpool::...``) that neither ONNX nor a machine without this package knows. While a graph export traces a layer
+(``torch.compiler.is_exporting()``: ``torch.export`` and the dynamo-based ONNX exporter;
+``torch.onnx.is_in_onnx_export()``: the TorchScript-based one), the layer takes its generic path instead, which
+computes the same function with standard torch ops (convolutions, ``index_select`` padding, ``tanh``). That check
+sits in the layer itself, so a plain ``torch.onnx.export`` / ``torch.export.export`` of any model gets standard ops
+too; :func:`export_model` is a convenience around those two calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+ExportFormat = Literal["onnx", "torch_export"]
+FORMATS: tuple[str, ...] = ("onnx", "torch_export")
+_SUFFIX = {"onnx": ".onnx", "torch_export": ".pt2"}
+EXTRA_HINT = "pip install 'liftpool-lightning[export]'"
+
+
+def _require_onnx() -> None:
+    """Raise ImportError naming the ``[export]`` extra when the ONNX exporter's packages are missing."""
+    for name in ("onnx", "onnxscript"):
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise ImportError(f"ONNX export needs the '{name}' package: {EXTRA_HINT}") from error
+
+
+def export_model(
+    module: nn.Module,
+    example_input: Tensor,
+    path: str | Path,
+    format: ExportFormat = "onnx",
+    opset: int | None = None,
+    dynamic_batch: bool = False,
+) -> Path:
+    """Write ``module`` (run on ``example_input``) to ``path`` as an ONNX model or a ``torch.export`` program.
+
+    The module is exported in eval mode (its training flag is restored afterwards); its LiftPool layers take their
+    generic path (standard ops, see the module docstring). ``format="onnx"`` uses ``torch.onnx.export(dynamo=True)``
+    (needs onnx and onnxscript: the ``[export]`` extra); the graph's input is named ``input``, its output ``output``.
+    ``format="torch_export"`` writes ``torch.export.save`` of ``torch.export.export``: load it with
+    ``torch.export.load(path).module()``, without this package. ``opset``: the ONNX opset version (None: the
+    exporter's default); ONNX only. ``dynamic_batch``: the batch size is a symbol, so the file runs on any batch
+    size (else only on ``example_input``'s); an example batch of one is traced doubled, as ``torch.export`` would
+    otherwise fix the size to 1. Returns the path written.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if opset is not None and format != "onnx":
+        raise ValueError("opset applies to format='onnx' only")
+    if not isinstance(example_input, Tensor):
+        raise TypeError(f"example_input must be a Tensor, got {type(example_input).__name__}")
+    if format == "onnx":
+        _require_onnx()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dynamic_shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
+    if dynamic_batch and example_input.shape[0] == 1:  # torch.export takes a size of 1 for a constant: trace with 2
+        example_input = torch.cat([example_input, example_input])
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            if format == "onnx":
+                torch.onnx.export(
+                    module,
+                    (example_input,),
+                    str(path),
+                    dynamo=True,
+                    input_names=["input"],
+                    output_names=["output"],
+                    opset_version=opset,
+                    dynamic_shapes=dynamic_shapes,
+                    verbose=False,
+                )
+            else:
+                program = torch.export.export(module, (example_input,), dynamic_shapes=dynamic_shapes)
+                torch.export.save(program, str(path))
+    finally:
+        module.train(was_training)
+    if format == "onnx" and opset is not None:
+        _check_opset(path, opset)
+    return path
+
+
+def _check_opset(path: Path, opset: int) -> None:
+    """Raise ValueError (and remove ``path``) when the exporter wrote another opset than ``opset``: it converts its
+    native opset (18 and up) to an older one where it can, and keeps the native one, with a logged warning, where
+    it cannot."""
+    import onnx
+
+    written = next(
+        (entry.version for entry in onnx.load(str(path)).opset_import if entry.domain in ("", "ai.onnx")), None
+    )
+    if written is not None and written != opset:
+        path.unlink()
+        raise ValueError(
+            f"the ONNX exporter could not write opset {opset} (it gave opset {written}); use --opset {written} or "
+            "leave --opset out"
+        )
+
+
+def checkpoint_network(ckpt_path: str | Path) -> tuple[nn.Module, tuple[int, int, int]]:
+    """The network of a ``liftpool fit`` checkpoint (CPU, eval mode) and its default input shape ``(C, H, W)``."""
+    from liftpool_lightning.models.registry import network_spec
+    from liftpool_lightning.visualize import load_task
+
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    task = load_task(path)
+    name = task.hparams["network"]
+    size = task.hparams.get("input_size") or network_spec(name).input_size
+    channels = int(task.hparams.get("in_channels") or 3)
+    return task.network.eval(), (channels, int(size), int(size))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liftpool export",
+        description="Export a checkpoint's network (eval mode) to ONNX or a torch.export program (standard ops only).",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by liftpool fit")
+    parser.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (default) or torch_export (.pt2)")
+    parser.add_argument("--output", help="file to write (default: the checkpoint's path with .onnx / .pt2)")
+    parser.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
+    parser.add_argument("--dynamic-batch", action="store_true", help="accept any batch size (else the example's)")
+    parser.add_argument("--input-size", type=int, nargs="+", metavar="N", help="H W (or one side) of the example input")
+    parser.add_argument("--batch-size", type=int, default=1, help="batch size of the example input (default 1)")
+    return parser
+
+
+def main(args: list[str]) -> int:
+    """``liftpool export --ckpt_path CKPT --format onnx|torch_export [--output FILE] [--opset N] [--dynamic-batch]
+    [--input-size H [W]] [--batch-size B]``: write the file and print where."""
+    options = _parser().parse_args(args)
+    if options.format == "onnx":
+        _require_onnx()
+    if options.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {options.batch_size}")
+    network, (channels, height, width) = checkpoint_network(options.ckpt_path)
+    if options.input_size:
+        if len(options.input_size) > 2 or min(options.input_size) < 1:
+            raise ValueError(f"--input-size takes one or two positive sizes (H [W]), got {options.input_size}")
+        height, width = options.input_size[0], options.input_size[-1]
+    output = Path(options.output) if options.output else Path(options.ckpt_path).with_suffix(_SUFFIX[options.format])
+    example = torch.randn(options.batch_size, channels, height, width)
+    written = export_model(network, example, output, options.format, options.opset, options.dynamic_batch)
+    batch = "any batch size" if options.dynamic_batch else f"batch size {options.batch_size}"
+    print(f"wrote {written} ({options.format}, input {channels}x{height}x{width}, {batch})")
+    return 0
