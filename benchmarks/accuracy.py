@@ -37,51 +37,31 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 POOL_OPTIONS = "--model.init_args.pool_options"
 
+
+def _lift(options: str | None = None, pool: str = "lift") -> list[str]:
+    return ["--model.init_args.pool", pool, *([POOL_OPTIONS, options] if options else [])]
+
+
+#: Every LiftPool variant names the options it changes, so a name keeps its meaning when the defaults change.
 VARIANTS: dict[str, list[str]] = {
     "max": ["--model.init_args.pool", "max"],
     "avg": ["--model.init_args.pool", "avg"],
-    "lift": ["--model.init_args.pool", "lift"],
-    "lift_paper": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{constraint_gradients: all, init: kaiming}"],
-    "lift_kaiming": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{init: kaiming}"],
-    "lift_paper_gradients": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{constraint_gradients: all}"],
-    "lift_k3": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{kernel_size: 3}"],
-    "lift_no_constraints": [
-        "--model.init_args.pool",
-        "lift",
-        "--model.init_args.lambda_u",
-        "0",
-        "--model.init_args.lambda_p",
-        "0",
-    ],
-    **{
-        f"lift_{band}": ["--model.init_args.pool", "lift", POOL_OPTIONS, f"{{bands: [{band}]}}"]
-        for band in ("ll", "lh", "hl", "hh")
-    },
-    **{
-        f"lift_{band}_haar": ["--model.init_args.pool", "lift", POOL_OPTIONS, f"{{bands: [{band}], init: haar}}"]
-        for band in ("lh", "hl", "hh")
-    },
-    **{
-        f"lift_paper_{band}": [
-            "--model.init_args.pool",
-            "lift",
-            POOL_OPTIONS,
-            f"{{bands: [{band}], constraint_gradients: all}}",
-        ]
-        for band in ("ll", "lh", "hl", "hh")
-    },
-    "lift_max": ["--model.init_args.pool", "lift", POOL_OPTIONS, "{init: max, activation: identity}"],
-    **{
-        f"lift_max_{band}": [
-            "--model.init_args.pool",
-            "lift",
-            POOL_OPTIONS,
-            f"{{bands: [{band}], init: max, activation: identity}}",
-        ]
-        for band in ("ll", "lh", "hl", "hh")
-    },
+    "lift": _lift(),  # the defaults: the low band, max-lifting start, identity activation, losses on P/U only
+    "lift_paper": _lift(pool="lift_paper"),  # PAPER_OPTIONS: all bands, random P/U, tanh, losses into the features
+    "lift_haar_all": _lift("{bands: all, init: haar}"),  # the defaults until 2026-12 (tanh)
+    "lift_all_kaiming": _lift("{bands: all, init: kaiming}"),
+    "lift_max_all": _lift("{bands: all, init: max}"),
+    "lift_tanh": _lift("{activation: tanh}"),  # the max-lifting start under the paper's tanh
+    "lift_k3": _lift("{kernel_size: 3}"),
+    "lift_no_constraints": [*_lift(), "--model.init_args.lambda_u", "0", "--model.init_args.lambda_p", "0"],
+    # single bands: with the defaults (ll: max-lifting start; a detail band alone: random P/U, tanh), and started
+    # as Haar, as max-lifting, or as the paper's
+    **{f"lift_{band}": _lift(f"{{bands: [{band}]}}") for band in ("ll", "lh", "hl", "hh")},
+    **{f"lift_{band}_haar": _lift(f"{{bands: [{band}], init: haar}}") for band in ("ll", "lh", "hl", "hh")},
+    **{f"lift_{band}_max": _lift(f"{{bands: [{band}], init: max}}") for band in ("ll", "lh", "hl", "hh")},
+    **{f"lift_paper_{band}": _lift(f"{{bands: [{band}]}}", "lift_paper") for band in ("ll", "lh", "hl", "hh")},
 }
-DEFAULT_VARIANTS = ["max", "lift", "lift_paper", "lift_ll", "lift_lh", "lift_hl", "lift_hh"]
+DEFAULT_VARIANTS = ["max", "lift", "lift_haar_all", "lift_max_all", "lift_paper", "lift_lh", "lift_hl", "lift_hh"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

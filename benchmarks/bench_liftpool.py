@@ -5,7 +5,7 @@
     python benchmarks/bench_liftpool.py --workloads vgg13 --compile   # compiled, and compiled vs eager
 
 Workloads (full training steps: forward, task loss + lifting losses, backward, SGD step):
-  vgg13     VGG13-BN CIFAR, batch 64, 32x32: MaxPool vs LiftDownPool (K=5, all bands, constraints on)
+  vgg13     VGG13-BN CIFAR, batch 64, 32x32: MaxPool vs LiftDownPool (the defaults: K=5, constraints on)
   segnet    SegNet-VGG13-BN, batch 4, 128x128: MaxPool/MaxUnpool vs LiftDownPool/LiftUpPool
   resnet18  ResNet18, batch 32, 224x224: MaxPool vs LiftDownPool
   layers    one layer, forward + backward, over VGG13 shapes: MaxPool2d vs LiftDownPool2d (fused, the default),
@@ -156,9 +156,10 @@ def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callabl
     generic; reference) and the fused/reference relative error."""
     from benchmarks.reference_liftpool import reference_forward
     from liftpool_lightning import LiftDownPool2d
+    from liftpool_lightning.nn.constants import PAPER_OPTIONS
 
     x = torch.randn(*shape, device=device, requires_grad=True)
-    paper = {"constraint_gradients": "all", "init": "kaiming"}  # what the reference writes out: random P/U too
+    paper = PAPER_OPTIONS  # what the reference writes out: every band, random P/U, tanh, the paper's gradients
     fused = LiftDownPool2d(shape[1], device=device, **paper)
     generic = LiftDownPool2d(shape[1], device=device, fused=False, **paper)
     generic.load_state_dict(fused.state_dict())

@@ -16,8 +16,9 @@ pool and optimiser per run, and every ``--every`` steps records, for each pool l
   p_error       mean(d^2) / mean(x_o^2) of the layer's first (W) lifting step: 1 when P predicts no better than 0
 
 and the batch's training accuracy. Runs (``--runs``), with the quickstart's AdamW + one-cycle: ``max``;
-``lift_paper`` (the paper: ``constraint_gradients="all"``, random ``kaiming`` P/U); ``lift_kaiming`` (the losses'
-gradients to P/U only, random P/U); ``lift`` (the default: that and ``init="haar"``); and each again with the paper's
+``lift_paper`` (the paper's layer, ``PAPER_OPTIONS``); ``lift_kaiming`` (the same with the losses' gradients to P/U
+only); ``lift_haar_all`` (that with ``init="haar"``: the defaults until 2026-12); ``lift`` (the defaults: the low band,
+max-lifting start, no tanh); and each again with the paper's
 SGD (lr 0.1, momentum 0.9, weight decay 5e-4, constant over the window): ``*_sgd``. Runs already in
 ``OUTPUT/diagnostics.csv`` are kept, not trained again (``--force`` retrains). Writes ``OUTPUT/diagnostics.csv``,
 ``OUTPUT/diagnostics.md`` (a table at a few steps) and ``OUTPUT/diagnostics.png``.
@@ -41,17 +42,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from liftpool_lightning import LiftDownPool2d, lifting_loss, lifting_losses
 from liftpool_lightning.data import SyntheticShapesDataModule
 from liftpool_lightning.models import create_network
+from liftpool_lightning.nn.constants import PAPER_OPTIONS
 from liftpool_lightning.nn.lifting import lift as lift_step
 
-PAPER = {"constraint_gradients": "all", "init": "kaiming"}
+PAPER = PAPER_OPTIONS
+KAIMING = {"bands": "all", "init": "kaiming"}  # the paper's layer with the gradients stopped at P/U
+HAAR = {"bands": "all", "init": "haar"}  # the defaults until 2026-12
 RUNS = {  # pool, pool options, optimiser
     "max": ("max", None, "adamw"),
     "lift_paper": ("lift", PAPER, "adamw"),
-    "lift_kaiming": ("lift", {"init": "kaiming"}, "adamw"),
-    "lift": ("lift", {}, "adamw"),
+    "lift_kaiming": ("lift", KAIMING, "adamw"),
+    "lift_haar_all": ("lift", HAAR, "adamw"),
+    "lift": ("lift", {}, "adamw"),  # the defaults: the low band, max-lifting start, no tanh
     "max_sgd": ("max", None, "sgd"),
     "lift_paper_sgd": ("lift", PAPER, "sgd"),
-    "lift_kaiming_sgd": ("lift", {"init": "kaiming"}, "sgd"),
+    "lift_kaiming_sgd": ("lift", KAIMING, "sgd"),
+    "lift_haar_all_sgd": ("lift", HAAR, "sgd"),
     "lift_sgd": ("lift", {}, "sgd"),
 }
 QUICKSTART_STEPS = 496  # the quickstart's one-cycle: 8 epochs x 62 steps

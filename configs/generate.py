@@ -142,17 +142,18 @@ def experiments() -> dict[str, tuple[str, dict[str, Any]]]:
         )
     for band in ("ll", "lh", "hl", "hh"):
         out[f"cifar100/vgg13_lift_{band}.yaml"] = (
-            f"Table 1: LiftDownPool keeping only the {band.upper()} sub-band",
+            f"Table 1: LiftDownPool keeping only the {band.upper()} sub-band (the defaults otherwise)",
             _variant(CIFAR, pool_options={"bands": [band]}),
         )
     out["cifar100/vgg13_lift_paper_constraints.yaml"] = (
-        "Table 3: LiftDownPool exactly as the paper: c_u, c_p also reach the features, random P/U (the defaults\n"
-        "# send the losses' gradients to P and U only and start P/U as Haar: README, 'Constraint losses and\n"
+        "Table 3: LiftDownPool exactly as the paper (pool lift_paper): all sub-bands summed, random P/U ending in\n"
+        "# tanh, c_u and c_p also reach the features (the defaults keep the low band, start it as max pooling with\n"
+        "# unbounded P/U and send the losses' gradients to P and U only: README, 'Constraint losses and\n"
         "# initialisation')",
-        _variant(CIFAR, pool_options={"constraint_gradients": "all", "init": "kaiming"}),
+        _variant(CIFAR, pool="lift_paper"),
     )
     out["cifar100/vgg13_lift_no_constraints.yaml"] = (
-        "Table 1: LiftDownPool (all bands) without the constraint losses",
+        "Table 1: LiftDownPool (the defaults) without the constraint losses",
         _variant(CIFAR, lambda_u=0.0, lambda_p=0.0),
     )
     for kernel in (2, 3, 4, 5, 7):

@@ -37,6 +37,12 @@ OperatorActivation = Literal["tanh", "identity"]
 ``identity`` (unbounded: ``Conv(ReLU(Conv(x)))``, which can be exactly the identity and ReLU a Haar or max-lifting
 step needs at any feature scale)."""
 
+PAPER_OPTIONS: dict[str, str] = {"bands": "all", "init": "kaiming", "activation": "tanh", "constraint_gradients": "all"}
+"""The paper's LiftDownPool as options of this package's layer: every sub-band summed, P/U random and ending in
+``tanh``, the constraint losses differentiated as written (into the features too). The defaults differ (the low
+band alone, starting as max pooling, unbounded P/U, losses on P/U only); ``pool="lift_paper"`` in the surgery and the
+tasks, or ``LiftDownPool2d(C, **PAPER_OPTIONS)``. The README's "Constraint losses and initialisation" has why."""
+
 MissingDetails = Literal["error", "zeros"]
 """What LiftUpPool does when no detail bands are given or recorded."""
 

@@ -49,6 +49,8 @@ def _check_positive_int(name: str, value: object, minimum: int = 1) -> int:
 def _normalise_bands(bands: Sequence[str] | str | None, names: tuple[str, ...]) -> tuple[str, ...]:
     if bands is None or bands == "all":
         return names
+    if bands == "low":
+        return names[:1]
     if isinstance(bands, str):
         bands = (bands,)
     chosen = []
@@ -98,22 +100,26 @@ class LiftDownPoolNd(nn.Module):
         channels: number of input channels C; required for ``lifting="learned"``, checked on input when given.
         kernel_size: length K of the P/U convolution along the lifting axis (paper default 5; even K works).
         lifting: ``learned`` P/U (the paper), or parameter-free ``haar`` or ``legall53`` lifting.
-        bands: sub-bands summed into the pooled output (``"ll"``, ``("ll", "hh")``, ...); None or ``"all"``: all.
+        bands: sub-bands summed into the pooled output: ``"low"`` (default: the all-low band, ``ll`` in 2D; the
+            detail bands are still computed, for the constraint losses and a paired LiftUpPool), a band name or a
+            list (``"ll"``, ``("ll", "hh")``, ...), or ``"all"`` (also None: every band, the paper's LiftDownPool).
         padding_mode: border extension for the P/U filters and to make odd lengths even (see ``PaddingMode``).
         share_weights: one P/U pair for all 1D lifting steps (paper: "shares these parameters three times" in 2D);
             False gives each of the 2**n - 1 steps its own pair.
         groups: groups of the K-tap convolution; None = C (depthwise, the paper's parameter count).
         pointwise_groups: groups of the 1-tap convolution; None = C.
         bias: whether the P/U convolutions have biases.
-        init: how learned P/U start: ``haar`` (P ~ tanh(x_e), U ~ tanh(d / 2), see ``LearnedLiftingOperator``) or
-            ``kaiming`` (random, like ``nn.Conv1d``: the paper's, which names no initialisation). None (default):
-            ``haar`` when ``bands`` include the all-low band (``ll`` in 2D), else ``kaiming``: a Haar start makes a
-            detail band alone a pure high-pass that discards the map's content. The README's "Constraint losses and
-            initialisation" section has the measurements behind both. ``max``: the max-lifting step (P = x_e,
-            U = relu(d)), whose low band starts as max pooling (exactly with ``activation="identity"``).
+        init: how learned P/U start (see ``OperatorInit``): ``max`` (the max-lifting step P = x_e, U = relu(d),
+            whose low band starts as max pooling), ``haar`` (P ~ x_e, U ~ d / 2: the low band starts as the pair
+            mean) or ``kaiming`` (random, like ``nn.Conv1d``: the paper's, which names no initialisation). None
+            (default) picks from ``bands``: ``max`` for the low band alone, ``haar`` when the low band is summed with
+            detail bands, ``kaiming`` for detail bands alone (a Haar or max start makes a detail band alone a pure
+            high-pass that discards the map's content). The README's "Constraint losses and initialisation" has the
+            measurements behind each.
         activation: the last activation of learned P/U: ``tanh`` (the paper's, bounded to (-1, 1)) or
-            ``identity`` (unbounded; the Haar and max-lifting starts are then exact at any feature scale). Every step
-            implementation (generic, PyTorch fused, C++) computes both.
+            ``identity`` (unbounded; the Haar and max-lifting starts are then exact at any feature scale). None
+            (default): ``identity`` with the ``max`` start, which needs it (under tanh it is max pooling only for
+            small features), else ``tanh``. Every step implementation (generic, PyTorch fused, C++) computes both.
         ceil_mode: odd lengths give ceil(n/2) outputs by extending one sample (exactly invertible, matches the
             ResNet stem pool ``MaxPool2d(3, 2, 1)``); False drops the last sample, giving floor(n/2) like
             ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
@@ -141,14 +147,14 @@ class LiftDownPoolNd(nn.Module):
         channels: int | None = None,
         kernel_size: int = 5,
         lifting: LiftingScheme = "learned",
-        bands: Sequence[str] | str | None = None,
+        bands: Sequence[str] | str | None = "low",
         padding_mode: PaddingMode = "symmetric",
         share_weights: bool = True,
         groups: int | None = None,
         pointwise_groups: int | None = None,
         bias: bool = True,
         init: OperatorInit | None = None,
-        activation: OperatorActivation = "tanh",
+        activation: OperatorActivation | None = None,
         ceil_mode: bool = True,
         compute_losses: bool = True,
         constraint_gradients: ConstraintGradients = "operators",
@@ -172,7 +178,10 @@ class LiftDownPoolNd(nn.Module):
         self.band_names = band_names(self.spatial_dims)
         self.bands = _normalise_bands(bands, self.band_names)
         if init is None:
-            init = "haar" if self.band_names[0] in self.bands else "kaiming"
+            low = self.band_names[0]
+            init = "max" if self.bands == (low,) else "haar" if low in self.bands else "kaiming"
+        if activation is None:
+            activation = "identity" if init == "max" else "tanh"
         check_choice("init", init, OPERATOR_INITS)
         check_choice("activation", activation, OPERATOR_ACTIVATIONS)
         self.init = init

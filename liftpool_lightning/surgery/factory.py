@@ -21,10 +21,11 @@ from torch import nn
 
 from liftpool_lightning.nn import LiftDownPool1d, LiftDownPool2d, LiftDownPool3d, LiftDownPoolNd
 from liftpool_lightning.nn.baselines import BlurPool, GatedPool, MaxBlurPool, MixedPool, SkipPool
+from liftpool_lightning.nn.constants import PAPER_OPTIONS
 from liftpool_lightning.surgery.sites import Site
 
 PoolSpec = Union[str, type[nn.Module], Callable[..., nn.Module]]  # noqa: UP007 (jsonargparse-friendly)
-DOWN_POOLS = ("lift", "wavelet", "max", "avg", "skip", "blur", "mixed", "gated")
+DOWN_POOLS = ("lift", "lift_paper", "wavelet", "max", "avg", "skip", "blur", "mixed", "gated")
 UP_POOLS = ("maxunpool", "maxunpool+blur", "lift")
 
 _LIFT = {1: LiftDownPool1d, 2: LiftDownPool2d, 3: LiftDownPool3d}
@@ -33,6 +34,7 @@ _AVG = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
 _OPTIONS: dict[str, set[str]] = {
     "lift": set(inspect.signature(LiftDownPoolNd.__init__).parameters) - {"self", "channels", "ceil_mode"},
     "wavelet": {"lifting", "bands", "padding_mode", "compute_losses"},
+    "lift_paper": set(inspect.signature(LiftDownPoolNd.__init__).parameters) - {"self", "channels", "ceil_mode"},
     "max": set(),
     "avg": set(),
     "skip": set(),
@@ -40,6 +42,13 @@ _OPTIONS: dict[str, set[str]] = {
     "mixed": set(),
     "gated": set(),
 }
+
+
+def resolve_preset(pool: PoolSpec, options: dict[str, Any]) -> tuple[PoolSpec, dict[str, Any]]:
+    """``lift_paper`` is ``lift`` with ``PAPER_OPTIONS`` (the options given override them); other specs unchanged."""
+    if pool == "lift_paper":
+        return "lift", {**PAPER_OPTIONS, **options}
+    return pool, options
 
 
 def check_pool_spec(pool: PoolSpec, options: dict[str, Any], name: str = "pool") -> None:
@@ -67,14 +76,14 @@ def check_up_pool_spec(up_pool: str | None) -> None:
 def makes_lift_pool(pool: PoolSpec) -> bool:
     """Whether the spec builds a LiftDownPool (which needs a LiftUpPool as its partner)."""
     if isinstance(pool, str):
-        return pool in ("lift", "wavelet")
+        return pool in ("lift", "lift_paper", "wavelet")
     target = getattr(pool, "func", pool)
     return isinstance(target, type) and issubclass(target, LiftDownPoolNd)
 
 
 def needs_channels(pool: PoolSpec) -> bool:
     if isinstance(pool, str):
-        return pool == "lift"
+        return pool in ("lift", "lift_paper")
     try:
         return "channels" in inspect.signature(pool).parameters
     except (TypeError, ValueError):
@@ -110,11 +119,11 @@ def candidates(pool: PoolSpec, site: Site, options: dict[str, Any], device: Any,
         for ceil_mode in ceil_modes:
             if pool == "lift":
                 yield _LIFT[dims](channels=site.channels, ceil_mode=ceil_mode, **options, **factory)
-            else:
+            else:  # the fixed wavelet pool sums every band unless told otherwise (the layer's default is the low band)
                 yield _LIFT[dims](
                     lifting=options.get("lifting", "haar"),
                     ceil_mode=ceil_mode,
-                    **{k: v for k, v in options.items() if k != "lifting"},
+                    **{"bands": "all", **{k: v for k, v in options.items() if k != "lifting"}},
                 )
     elif pool == "max":
         if site.kind == "max":

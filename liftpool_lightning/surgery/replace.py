@@ -20,6 +20,7 @@ from liftpool_lightning.surgery.factory import (
     makes_lift_pool,
     needs_channels,
     parameter_count,
+    resolve_preset,
     to_device,
 )
 from liftpool_lightning.surgery.report import Replacement, SurgeryReport
@@ -56,8 +57,9 @@ def replace_pooling(
     Args:
         model: any nn.Module; nested Sequential/ModuleList/ModuleDict and shared modules are handled, weights of
             every module not replaced stay untouched.
-        pool: a name from ``DOWN_POOLS`` (``lift``, ``wavelet``, ``max``, ``avg``, ``skip``, ``blur``, ``mixed``,
-            ``gated``), a class or a ``functools.partial``.
+        pool: a name from ``DOWN_POOLS`` (``lift``, ``lift_paper``: the paper's LiftDownPool, ``PAPER_OPTIONS``;
+            ``wavelet``, ``max``, ``avg``, ``skip``, ``blur``, ``mixed``, ``gated``), a class or a
+            ``functools.partial``.
         example_input: a tensor (or a shape) the model accepts; one forward pass on it, in eval mode without
             gradients, finds each layer's channels and shapes and checks every replacement. Default: a
             (1, C, 224, 224) zero image, C from the model's first Conv2d.
@@ -82,6 +84,7 @@ def replace_pooling(
             output shape the chosen pool cannot keep (the message names the module).
     """
     check_pool_spec(pool, options)
+    pool, options = resolve_preset(pool, options)
     check_up_pool_spec(up_pool)
     lift_down = makes_lift_pool(pool)
     if lift_down and up_pool not in (None, "lift"):

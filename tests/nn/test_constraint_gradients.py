@@ -37,6 +37,7 @@ def implementation(request: pytest.FixtureRequest) -> Iterator[dict]:
 
 def _layer(dims: int, seed: int = 0, **options: object) -> nn.Module:
     torch.manual_seed(seed)
+    options = {"bands": "all", **options}  # the paper's equations: every band summed
     return POOLS[dims](4, dtype=torch.float64, init="kaiming", **options)  # random P/U: every channel differs
 
 

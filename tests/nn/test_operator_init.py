@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from liftpool_lightning import LiftDownPool1d, LiftDownPool2d
+from liftpool_lightning import LiftDownPool1d, LiftDownPool2d, LiftDownPool3d
+from liftpool_lightning.nn.constants import PAPER_OPTIONS, band_names
 from liftpool_lightning.nn.operators import LearnedLiftingOperator
 
 
@@ -38,21 +39,37 @@ def test_haar_init_survives_reset_and_trains() -> None:
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
 
 
-def test_the_default_is_haar_when_the_low_band_is_pooled_else_kaiming() -> None:
-    assert LiftDownPool2d(4).predict.init == "haar"
-    assert LiftDownPool2d(4, bands=["ll", "hh"]).update.init == "haar"
+def test_the_default_start_follows_the_bands() -> None:
+    """The low band alone: max-lifting without the tanh; the low band with details: Haar under the tanh; detail
+    bands alone: random P/U under the tanh."""
+    default = LiftDownPool2d(4)
+    assert default.bands == ("ll",) and default.init == "max" and default.activation == "identity"
+    assert default.predict.init == "max" and default.update.activation == "identity"
+    assert LiftDownPool1d(4).bands == ("l",) and LiftDownPool3d(4, bands="low").bands == ("lll",)
+    both = LiftDownPool2d(4, bands=["ll", "hh"])
+    assert both.update.init == "haar" and both.activation == "tanh"
+    assert LiftDownPool2d(4, bands="all").init == "haar" and LiftDownPool2d(4, bands=None).bands == band_names(2)
     for bands in ("lh", "hl", "hh", ["lh", "hh"]):
-        assert LiftDownPool2d(4, bands=bands).predict.init == "kaiming"
-    assert LiftDownPool1d(4, bands="h").init == "kaiming" and LiftDownPool1d(4, bands="l").init == "haar"
+        layer = LiftDownPool2d(4, bands=bands)
+        assert layer.predict.init == "kaiming" and layer.activation == "tanh"
+    assert LiftDownPool1d(4, bands="h").init == "kaiming" and LiftDownPool1d(4, bands="l").init == "max"
     assert LiftDownPool2d(4, bands="hh", init="haar").predict.init == "haar"
+    assert LiftDownPool2d(4, init="max", activation="tanh").activation == "tanh"  # given: kept
     layer = LiftDownPool2d(4, init="kaiming")
+    assert layer.activation == "tanh"
     assert layer.predict.bias.abs().max() < 1 and layer.predict.weight.std() > 0  # nn.Conv1d's ranges
     with pytest.raises(ValueError, match="init must be one of 'kaiming', 'haar', 'max'"):
         LiftDownPool2d(4, init="db2")
 
 
+def test_paper_options_are_the_papers_layer() -> None:
+    layer = LiftDownPool2d(4, **PAPER_OPTIONS)
+    assert layer.bands == band_names(2) and layer.init == "kaiming" and layer.activation == "tanh"
+    assert layer.constraint_gradients == "all"
+
+
 def test_haar_without_biases_is_haar_on_non_negative_inputs() -> None:
-    layer = LiftDownPool1d(3, bias=False, dtype=torch.float64)
+    layer = LiftDownPool1d(3, bias=False, init="haar", dtype=torch.float64)
     x = torch.rand(2, 3, 10, dtype=torch.float64)
     torch.testing.assert_close(layer.predict(x, 2), torch.tanh(x))
     torch.testing.assert_close(layer.update(x - 0.5, 2), torch.tanh(0.5 * (x - 0.5).clamp(min=0)))
@@ -77,7 +94,7 @@ def test_haar_init_without_the_tanh_is_the_haar_step() -> None:
 
 
 def test_max_init_under_the_tanh_is_tanh_of_relu() -> None:
-    update = LiftDownPool1d(3, init="max", dtype=torch.float64).update
+    update = LiftDownPool1d(3, init="max", activation="tanh", dtype=torch.float64).update
     d = torch.randn(2, 3, 10, dtype=torch.float64)
     torch.testing.assert_close(update(d, 2), torch.tanh(d.clamp(min=0)), rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="activation must be one of 'tanh', 'identity'"):

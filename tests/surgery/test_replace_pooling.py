@@ -70,6 +70,7 @@ def test_every_pool_keeps_every_shape_in_nested_containers(pool: str, size: int)
 def test_pool_classes_by_name() -> None:
     expected = {
         "lift": LiftDownPool2d,
+        "lift_paper": LiftDownPool2d,
         "wavelet": LiftDownPool2d,
         "max": nn.MaxPool2d,
         "avg": nn.AvgPool2d,
@@ -90,9 +91,29 @@ def test_wavelet_options_and_lift_options_reach_the_layer() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2))
     replace_pooling(model, "wavelet", torch.randn(1, 3, 16, 16), lifting="legall53")
     assert model[1].lifting == "legall53" and list(model[1].parameters()) == []
+    assert model[1].bands == ("ll", "lh", "hl", "hh")  # the fixed wavelet pool sums every band
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2))
     replace_pooling(model, "lift", torch.randn(1, 3, 16, 16), kernel_size=3, bands=("ll", "hh"))
     assert model[1].kernel_size == 3 and model[1].bands == ("ll", "hh")
+
+
+def test_lift_paper_is_the_papers_layer_and_options_still_apply() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2))
+    replace_pooling(model, "lift_paper", torch.randn(1, 3, 16, 16))
+    layer = model[1]
+    assert (layer.bands, layer.init, layer.activation, layer.constraint_gradients) == (
+        ("ll", "lh", "hl", "hh"),
+        "kaiming",
+        "tanh",
+        "all",
+    )
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2))
+    replace_pooling(model, "lift_paper", torch.randn(1, 3, 16, 16), bands=["hh"], kernel_size=3)
+    assert model[1].bands == ("hh",) and model[1].kernel_size == 3 and model[1].constraint_gradients == "all"
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2))
+    replace_pooling(model, "lift", torch.randn(1, 3, 16, 16))
+    x = torch.randn(2, 3, 16, 16)
+    torch.testing.assert_close(model(x), nn.functional.max_pool2d(model[0](x), 2))  # the default starts as MaxPool
 
 
 @pytest.mark.parametrize(
