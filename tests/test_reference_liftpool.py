@@ -39,8 +39,8 @@ def test_production_matches_the_reference(padding_mode: str, kernel_size: int, f
 
 def test_fused_float32_matches_the_reference_in_float64() -> None:
     """The oneDNN kernels (float32 on CPU) against the reference evaluated in float64 with the same parameters."""
-    layer = LiftDownPool2d(8, constraint_gradients="all", init="kaiming")
-    reference = LiftDownPool2d(8, dtype=torch.float64, constraint_gradients="all", init="kaiming")
+    layer = LiftDownPool2d(8, constraint_gradients="all", init="kaiming", bands="all")
+    reference = LiftDownPool2d(8, dtype=torch.float64, constraint_gradients="all", init="kaiming", bands="all")
     reference.load_state_dict({k: v.double() for k, v in layer.state_dict().items()})
     x = torch.randn(4, 8, 16, 16)
     x64 = x.double().requires_grad_()

@@ -54,7 +54,8 @@ def test_the_shipped_experiments_cover_the_papers_tables() -> None:
     assert len(names) == 27
     assert {"cifar100/vgg13_max.yaml", "cifar100/vgg13_lift_k7.yaml", "cifar100/vgg13_lift_hh.yaml"} <= names
     paper = yaml.safe_load((CONFIGS / "cifar100/vgg13_lift_paper_constraints.yaml").read_text())
-    assert paper["model"]["init_args"]["pool_options"] == {"constraint_gradients": "all", "init": "kaiming"}
+    assert paper["model"]["init_args"]["pool"] == "lift_paper"
+    assert "pool_options" not in paper["model"]["init_args"]
     assert {"imagenet/resnet50_lift.yaml", "voc/segnet_lift.yaml", "voc/deeplabv3plus_lift.yaml"} <= names
 
 
