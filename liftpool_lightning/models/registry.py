@@ -2,7 +2,8 @@
 
 ``create_network("resnet50", num_classes=1000, pool="lift")`` builds torchvision's ResNet50 and replaces its max
 pool with a LiftDownPool; the surgery report is kept on the model as ``model.pooling_report``. Besides the
-registered networks, any torchvision classification model name (``torchvision.models.list_models``) works.
+registered networks, any torchvision classification model name (``torchvision.models.list_models``) works, and
+``timm/<architecture>`` builds a timm model (``timm_backbones``; timm is the optional ``[timm]`` extra).
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ from liftpool_lightning.models.checkpoint_weights import load_matching_weights
 from liftpool_lightning.models.deeplabv3plus import DeepLabV3Plus
 from liftpool_lightning.models.segnet import SegNet
 from liftpool_lightning.models.small_vgg import SmallVGG
+from liftpool_lightning.models.timm_backbones import (
+    build_timm_network,
+    is_timm_name,
+    timm_architecture,
+    timm_input_size,
+)
 from liftpool_lightning.models.vgg_cifar import VGGCifar
 from liftpool_lightning.surgery import PoolSpec, SurgeryReport, replace_pooling
+from liftpool_lightning.surgery.sites import find_sites
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,8 @@ class NetworkSpec:
     build: Callable[..., nn.Module]
     task: str  # "classification" or "segmentation"
     input_size: int  # side of the square example input of the surgery's dry run
-    downsamples_by_stride: bool = False  # no pooling layers: the surgery needs strided_convs
+    # no pooling layers: the surgery needs strided_convs; None: decided on the built model (``downsamples_by_stride``)
+    downsamples_by_stride: bool | None = False
 
 
 def _torchvision(name: str) -> Callable[..., nn.Module]:
@@ -39,6 +48,20 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
         return torchvision.models.get_model(name, weights=weights, num_classes=num_classes, **kwargs)
 
     return build
+
+
+def _timm(arch: str) -> Callable[..., nn.Module]:
+    def build(num_classes: int, weights: str | None = None, **kwargs: Any) -> nn.Module:
+        return build_timm_network(arch, num_classes, weights=weights, **kwargs)
+
+    return build
+
+
+def downsamples_by_stride(model: nn.Module) -> bool:
+    """Whether ``model`` has no pooling layer that downsamples (the surgery's own site search), so that it shrinks
+    its maps by strided convolutions alone (EfficientNet, RegNet, MobileNet)."""
+    sites, _, _ = find_sites(model, strided_convs=False)
+    return not any(site.downsamples for site in sites)
 
 
 def _small_vgg(num_classes: int, weights: str | None = None, **kwargs: Any) -> nn.Module:
@@ -63,17 +86,22 @@ NETWORKS: dict[str, NetworkSpec] = {
 
 
 def network_names() -> list[str]:
-    """Registered names, then every torchvision classification model."""
+    """Registered names, then every torchvision classification model (``timm/<architecture>`` names are not listed:
+    any of ``timm.list_models()`` works)."""
     return [*NETWORKS, *(n for n in torchvision.models.list_models(module=torchvision.models) if n not in NETWORKS)]
 
 
 def network_spec(name: str) -> NetworkSpec:
     if name in NETWORKS:
         return NETWORKS[name]
+    if is_timm_name(name):
+        arch = timm_architecture(name)
+        return NetworkSpec(_timm(arch), "classification", timm_input_size(arch), downsamples_by_stride=None)
     if name in torchvision.models.list_models(module=torchvision.models):
         return NetworkSpec(_torchvision(name), "classification", 224)
     raise ValueError(
-        f"unknown network {name!r}; choose from {', '.join(NETWORKS)} or a torchvision classification model name"
+        f"unknown network {name!r}; choose from {', '.join(NETWORKS)}, a torchvision classification model name or "
+        "timm/<architecture>"
     )
 
 
@@ -115,14 +143,17 @@ def create_network(
 
     Args:
         name: a registered network (``small_vgg``, ``vgg13_bn_cifar``, ``resnet18``, ``resnet50``, ``mobilenet_v2``,
-            ``segnet_vgg13_bn``, ``deeplabv3plus_resnet50``) or a torchvision classification model name.
+            ``segnet_vgg13_bn``, ``deeplabv3plus_resnet50``), a torchvision classification model name, or
+            ``timm/<architecture>`` for any timm model (e.g. ``timm/efficientnet_b0``; needs the ``[timm]`` extra).
         num_classes: output classes.
         pool: the pool put in place of the network's own (see ``replace_pooling``); None keeps the network as
             published (max pools, or strided convolutions for MobileNetV2).
         pool_options: options of the pool, e.g. ``{"kernel_size": 3}`` for ``lift``.
         up_pool: for SegNet: ``maxunpool``, ``maxunpool+blur`` or ``lift``.
-        strided_convs: swap strided convolutions too; default True for networks without pooling layers.
-        weights: torchvision weights name for the network (or its ImageNet backbone), None for random init.
+        strided_convs: swap strided convolutions too; default True for networks without pooling layers (for timm
+            models: found on the built model, e.g. True for EfficientNet and RegNet, False for ResNet).
+        weights: torchvision weights name for the network (or its ImageNet backbone); for ``timm/`` networks timm's
+            pretrained tag (``"a1_in1k"``, ``"resnet18.a1_in1k"`` or ``"default"``); None for random init.
         backbone_checkpoint: a checkpoint (e.g. a LiftPool ResNet50 trained by this framework) to initialise the
             backbone of DeepLabV3+ from, after the surgery so that LiftPool parameters load too.
         input_size: side of the surgery's example input (default: the network's usual size).
@@ -133,7 +164,8 @@ def create_network(
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     model = spec.build(num_classes=num_classes, weights=weights, **network_options)
     if strided_convs is None:
-        strided_convs = spec.downsamples_by_stride
+        by_stride = spec.downsamples_by_stride
+        strided_convs = downsamples_by_stride(model) if by_stride is None else by_stride
     report = swap_pooling(model, pool, pool_options, up_pool, strided_convs, input_size or spec.input_size)
     if backbone_checkpoint is not None:
         backbone = getattr(model, "backbone", None)

@@ -23,7 +23,8 @@ class BaseTask(LightningModule):
     Subclasses define ``configure_losses``, ``configure_metrics`` and the steps (``shared_step``).
 
     Args:
-        network: a registered network name (see ``liftpool_lightning.models.network_names``) or an nn.Module
+        network: a registered network name (see ``liftpool_lightning.models.network_names``), ``timm/<name>`` for
+            any timm model (the ``[timm]`` extra, e.g. ``timm/efficientnet_b0``) or an nn.Module
             (``class_path``/``init_args`` in a config).
         num_classes: output classes (the CLI links it from the datamodule).
         pool: pool put in place of the network's own (``lift``, ``wavelet``, ``max``, ``avg``, ``skip``, ``blur``,
@@ -31,7 +32,8 @@ class BaseTask(LightningModule):
         pool_options: options of the pool, e.g. ``{kernel_size: 3, bands: [ll]}`` for ``lift``.
         up_pool: up-pooling of encoder-decoder networks: ``maxunpool``, ``maxunpool+blur`` or ``lift``.
         strided_convs: swap strided convolutions too (default: only for networks without pooling layers).
-        weights: torchvision weights name for the network (or its backbone); None: random initialisation.
+        weights: torchvision weights name for the network (or its backbone), or timm's pretrained tag for a
+            ``timm/`` network (``a1_in1k``, ``resnet18.a1_in1k`` or ``default``); None: random initialisation.
         backbone_checkpoint: checkpoint to initialise a segmentation backbone from (e.g. a LiftPool ResNet50).
         input_size: side of the example image for the surgery's dry run (default: the network's usual size).
         lambda_u: weight of the update constraint c_u (paper: 0.01); 0 disables it.

@@ -24,7 +24,9 @@ class ClassificationTask(BaseTask):
     to ``prediction_dir/predictions-rank<k>.csv``.
 
     Args:
-        network: registered network name (default ``vgg13_bn_cifar``) or an nn.Module.
+        network: registered network name (default ``vgg13_bn_cifar``), a torchvision classification model name,
+            ``timm/<name>`` for any timm ConvNet (``pip install 'liftpool-lightning[timm]'``; ``weights`` is then
+            timm's pretrained tag) or an nn.Module.
         num_classes: output classes (linked from the datamodule by the CLI).
         label_smoothing: cross-entropy label smoothing in [0, 1).
         See ``BaseTask`` for the other arguments.
