@@ -1,5 +1,46 @@
+import contextlib
+import os
+from collections.abc import Iterator
+
 import pytest
 import torch
+
+from liftpool_lightning.nn import native_lifting
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cuda-standin",
+        action="store_true",
+        help="run every test on the CPU stand-in for the CUDA branch of the layers (C++ kernels and oneDNN off)",
+    )
+
+
+@contextlib.contextmanager
+def _cuda_standin() -> Iterator[None]:
+    """The layers take the steps they take on a GPU (``fused_lifting``'s PyTorch steps with plain convolutions): the
+    C++ CPU kernels off (``native_lifting.pytorch_steps``) and oneDNN off (its fused CPU convolutions accept mixed
+    dtypes that CUDA's do not, and would hide a dtype bug)."""
+    with native_lifting.pytorch_steps(), torch.backends.mkldnn.flags(enabled=False):
+        yield
+
+
+@pytest.fixture
+def cuda_standin() -> contextlib.AbstractContextManager:
+    """A context manager: the CPU stand-in for the CUDA branch (see ``_cuda_standin``)."""
+    return _cuda_standin()
+
+
+@pytest.fixture(autouse=True)
+def _standin_everywhere(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``--cuda-standin`` (or ``LIFTPOOL_CUDA_STANDIN=1`` for subprocesses the tests start), every test runs on
+    the stand-in."""
+    if request.config.getoption("--cuda-standin"):
+        os.environ["LIFTPOOL_NATIVE"] = "0"  # the CLI subprocesses too
+        with _cuda_standin():
+            yield
+        return
+    yield
 
 
 @pytest.fixture(autouse=True)

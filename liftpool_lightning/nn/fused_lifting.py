@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from liftpool_lightning.nn.constants import PaddingMode
+from liftpool_lightning.nn.loss_precision import loss_dtype, mean_square_value
 from liftpool_lightning.nn.padding import padding_index
 
 
@@ -239,11 +240,6 @@ def _new_empty(reference: Tensor, size: list[int], strides: list[int]) -> Tensor
     return torch.empty_strided(size, strides, dtype=reference.dtype, device=reference.device)
 
 
-def _mean_square(x: Tensor) -> Tensor:
-    flat = x.reshape(-1)
-    return torch.dot(flat, flat) / flat.numel()
-
-
 def _activation_shapes(half: torch.Size, padding_left: int, padding_right: int) -> list[tuple[int, ...]]:
     """Shapes of (padded, hidden, value) of P then U for a step whose half-length rows are ``half`` (fake ops)."""
     padded = (*half[:-3], padding_left + half[-3] + padding_right, *half[-2:])
@@ -285,9 +281,11 @@ def _lift_rows(
     even_dense = at_p.padded.narrow(x.ndim - 3, left, even.shape[-3])  # x_e again, read densely (x may be NCHW)
     s = torch.add(even_dense, at_u.value, out=bands[0])
     if with_losses:
-        c_u, c_p = F.mse_loss(s, odd), _mean_square(d)
+        same_dtype = x.dtype == loss_dtype(x.dtype)  # float32/64: one pass; float16/bfloat16: accumulated in float32
+        c_u = F.mse_loss(s, odd) if same_dtype else mean_square_value(s - odd)
+        c_p = mean_square_value(d)
     else:
-        c_u, c_p = x.new_zeros(()), x.new_zeros(())
+        c_u, c_p = x.new_zeros((), dtype=loss_dtype(x.dtype)), x.new_zeros((), dtype=loss_dtype(x.dtype))
     return [bands, c_u, c_p, *at_p, *at_u]
 
 
@@ -295,7 +293,8 @@ def _lift_rows(
 def _(x, images, left, right, mode, activation, with_losses, losses_reach_input, weights):
     even, _ = _even_odd(as_rows(x, images))
     activations = [x.new_empty(shape) for shape in _activation_shapes(even.shape, left, right)]
-    return [x.new_empty(2, *even.shape), x.new_empty(()), x.new_empty(()), *activations]
+    losses = [x.new_empty((), dtype=loss_dtype(x.dtype)) for _ in range(2)]
+    return [x.new_empty(2, *even.shape), *losses, *activations]
 
 
 @torch.library.custom_op("liftpool::lift_rows_backward", mutates_args=())

@@ -11,7 +11,8 @@ Inverse, a ladder that undoes each step exactly whatever P and U are::
     x_e = s - U(d);  x_o = d + P(x_e);  x = merge(x_e, x_o)
 
 Constraint losses of one step (the paper's update and predict constraints, Eq. 6-7), as means of squares over all
-elements: ``c_u = mean((U(d) + x_e - x_o)^2) = mean((s - x_o)^2)`` and ``c_p = mean(d^2)``. With ``detach_input``
+elements: ``c_u = mean((U(d) + x_e - x_o)^2) = mean((s - x_o)^2)`` and ``c_p = mean(d^2)``, accumulated in float32
+for float16/bfloat16 features (``loss_precision``). With ``detach_input``
 they are evaluated on ``x.detach()`` (same values), so their gradients reach the parameters of P and U but not ``x``
 (``ConstraintGradients`` ``"operators"``); without it they are differentiated as they stand (``"all"``).
 """
@@ -25,6 +26,7 @@ import torch
 from torch import Tensor
 
 from liftpool_lightning.nn.constants import PaddingMode
+from liftpool_lightning.nn.loss_precision import mean_square
 from liftpool_lightning.nn.padding import pad_axis
 
 Operator = Callable[[Tensor, int], Tensor]
@@ -74,14 +76,14 @@ def lift(
     if not with_losses:
         return LiftStep(s, d, None, None)
     if not detach_input:
-        return LiftStep(s, d, (s - x_odd).pow(2).mean(), d.pow(2).mean())
+        return LiftStep(s, d, mean_square(s - x_odd), mean_square(d))
     x_odd = x_odd.detach()
     if _has_parameters(predict) or _has_parameters(update):
         loss_d = x_odd - predict(x_even.detach(), dim)
         loss_s = x_even.detach() + update(loss_d, dim)
     else:  # fixed stencils: nothing for the losses to train
         loss_d, loss_s = d.detach(), s.detach()
-    return LiftStep(s, d, (loss_s - x_odd).pow(2).mean(), loss_d.pow(2).mean())
+    return LiftStep(s, d, mean_square(loss_s - x_odd), mean_square(loss_d))
 
 
 def unlift(low: Tensor, high: Tensor, dim: int, predict: Operator, update: Operator) -> Tensor:
