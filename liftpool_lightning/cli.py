@@ -108,6 +108,19 @@ def _export(args: list[str]) -> int:
         return 1
 
 
+def _bundle(args: list[str]) -> int:
+    """``liftpool bundle --ckpt_path CKPT --output DIR [--push-to-hub REPO_ID]`` (see :mod:`liftpool_lightning.hub`)."""
+    from liftpool_lightning.hub import main as bundle_main
+
+    try:
+        return bundle_main(args)
+    except (ValueError, FileNotFoundError, ImportError, OSError) as error:
+        if full_trace_requested():
+            raise
+        print(f"liftpool bundle: error: {error}", file=sys.stderr)
+        return 1
+
+
 #: Every subcommand, in the order ``liftpool --help`` lists them. A new one needs an entry here and nothing else.
 COMMANDS: dict[str, Command] = {
     "fit": Command("train a model: liftpool fit --config configs/quickstart.yaml", _lightning),
@@ -116,6 +129,7 @@ COMMANDS: dict[str, Command] = {
     "predict": Command("write a checkpoint's predictions to files (masks as PNGs, probabilities as CSV)", _lightning),
     "check-data": Command("load every sample of a config's data set and list every bad file", _check_data),
     "export": Command("write a checkpoint's network as ONNX or a torch.export program (standard ops only)", _export),
+    "bundle": Command("turn a checkpoint into weights + config + model card to share (--push-to-hub REPO)", _bundle),
     "demo": Command("show what the LiftPool layers do, in seconds (no data, no checkpoint)", _demo),
     "visualize": Command("draw a checkpoint's LiftPool sub-bands for some images", _visualize),
 }
