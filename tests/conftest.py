@@ -16,6 +16,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--cuda-standin"):
+        # before anything builds the C++ kernels; the tests of the kernels themselves skip; CLI subprocesses inherit it
+        os.environ["LIFTPOOL_NATIVE"] = "0"
+
+
 @contextlib.contextmanager
 def _cuda_standin() -> Iterator[None]:
     """The layers take the steps they take on a GPU (``fused_lifting``'s PyTorch steps with plain convolutions): the
@@ -33,10 +39,8 @@ def cuda_standin() -> contextlib.AbstractContextManager:
 
 @pytest.fixture(autouse=True)
 def _standin_everywhere(request: pytest.FixtureRequest) -> Iterator[None]:
-    """With ``--cuda-standin`` (or ``LIFTPOOL_CUDA_STANDIN=1`` for subprocesses the tests start), every test runs on
-    the stand-in."""
+    """With ``--cuda-standin`` every test runs on the stand-in (subprocesses get ``LIFTPOOL_NATIVE=0`` only)."""
     if request.config.getoption("--cuda-standin"):
-        os.environ["LIFTPOOL_NATIVE"] = "0"  # the CLI subprocesses too
         with _cuda_standin():
             yield
         return

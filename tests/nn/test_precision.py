@@ -52,6 +52,7 @@ def _plugin(precision: str) -> Precision:
 
 
 def _relative_error(result: Tensor, reference: Tensor) -> float:
+    reference = reference.detach()
     return float((result.detach().double() - reference).norm() / reference.norm().clamp_min(1e-30))
 
 
