@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# One GPU check, under 8 minutes on one GPU: the `gpu` tests, a short `liftpool fit` with the GPU preset and with
+# the DDP preset on one device (both bf16-mixed), and the bf16 training-step benchmark (VGG13-BN CIFAR, ResNet18,
+# SegNet vs their MaxPool models); a short table last.
+#
+#   bash benchmarks/gpu_check.sh [OUTPUT_DIR]        # default: $OUT if set, else ./gpu_check
+#
+# Works on a bare GPU machine without network that has PyTorch, Lightning, torchvision and Triton: whatever else is
+# missing (jsonargparse, torchmetrics, pytest, ...) is installed from wheels beside the repository, in
+# $LIFTPOOL_WHEELS (default: .whl in the repository root, then ../wheels), into a private folder on PYTHONPATH. The
+# package runs from this checkout (PYTHONPATH), nothing is installed system-wide. Each stage's output goes to
+# OUTPUT_DIR/<stage>.log; a failing stage is reported in the table and the others still run.
+# To fill .whl on a machine with the package index (Python 3.12 x86-64 target), per missing package:
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl NAME==VERSION
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+out="${1:-${OUT:-$repo/gpu_check}}"
+mkdir -p "$out"
+python="${PYTHON:-python3}"
+start=$SECONDS
+
+# ------------------------------------------------------------------------------------------- missing packages
+needed="jsonargparse torchmetrics pytest pytest_timeout yaml docstring_parser typeshed_client scipy matplotlib"
+missing=$("$python" - "$needed" <<'EOF'
+import importlib.util, sys
+print(" ".join(name for name in sys.argv[1].split() if importlib.util.find_spec(name) is None))
+EOF
+)
+if [ -n "$missing" ]; then
+    wheels="${LIFTPOOL_WHEELS:-}"
+    for candidate in "$repo/.whl" "$repo/../wheels"; do
+        if [ -z "$wheels" ] && compgen -G "$candidate/*.whl" > /dev/null; then wheels="$candidate"; fi
+    done
+    if [ -z "$wheels" ]; then
+        echo "gpu_check: missing $missing and no wheels in \$LIFTPOOL_WHEELS, $repo/.whl or $repo/../wheels" >&2
+        exit 1
+    fi
+    echo "gpu_check: installing the wheels in $wheels (missing: $missing)"
+    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/liftpool_site \
+        "$wheels"/*.whl || exit 1
+    export PYTHONPATH="/tmp/liftpool_site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+export WANDB_MODE=offline PYTHONUNBUFFERED=1
+
+"$python" - <<'EOF' | tee "$out/environment.txt"
+import torch, lightning, torchvision
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, lightning {lightning.__version__}, "
+      f"torchvision {torchvision.__version__}")
+print("device:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "NO CUDA DEVICE")
+try:
+    import triton
+    print("triton", triton.__version__)
+except ImportError:
+    print("triton: not installed")
+EOF
+
+declare -a names results
+stage() {  # stage NAME TIMEOUT_S COMMAND...: run, log, record the exit status and seconds
+    local name=$1 limit=$2
+    shift 2
+    local t0=$SECONDS
+    echo "== $name: $*"
+    timeout "$limit" "$@" > "$out/$name.log" 2>&1
+    local status=$?
+    tail -n 5 "$out/$name.log"
+    names+=("$name")
+    results+=("exit $status, $((SECONDS - t0)) s")
+}
+
+# ------------------------------------------------------------------------------------------- the stages
+stage gpu_tests 120 "$python" -m pytest -m gpu -q -p no:cacheprovider tests/nn/test_cuda.py
+fit_args=(--config configs/quickstart.yaml --trainer.max_epochs=1 --trainer.limit_train_batches=30
+          --trainer.limit_val_batches=5 --trainer.enable_progress_bar=false --data.num_workers=2)
+stage fit_gpu_preset 150 "$python" -m liftpool_lightning fit "${fit_args[@]}" --config configs/trainer/gpu.yaml \
+    --trainer.default_root_dir="$out/runs/gpu" --trainer.logger.init_args.save_dir="$out/runs/gpu"
+stage fit_ddp_preset_one_device 150 "$python" -m liftpool_lightning fit "${fit_args[@]}" \
+    --config configs/trainer/ddp.yaml --trainer.devices=1 \
+    --trainer.default_root_dir="$out/runs/ddp" --trainer.logger.init_args.save_dir="$out/runs/ddp"
+stage benchmark_bf16 240 "$python" benchmarks/bench_liftpool.py --device cuda --bf16 --channels-last \
+    --workloads vgg13 resnet18 segnet --rounds 2 --repeats 20 --json "$out/benchmark_bf16.json"
+
+# ------------------------------------------------------------------------------------------- the table
+echo
+echo "| stage | result |"
+echo "|---|---|"
+for i in "${!names[@]}"; do echo "| ${names[$i]} | ${results[$i]} |"; done
+if [ -f "$out/benchmark_bf16.json" ]; then
+    "$python" - "$out/benchmark_bf16.json" <<'EOF'
+import json, sys
+results = json.load(open(sys.argv[1]))
+print(f"\nbf16 training step on {results['device']} (torch {results['torch']}); targets: VGG13/ResNet18 <= 1.10x, "
+      "tensors kept for backward <= 1.3x")
+print("| workload | baseline ms | LiftPool ms | time | peak memory | kept for backward |")
+print("|---|---|---|---|---|---|")
+for workload in ("vgg13", "resnet18", "segnet"):
+    if workload in results:
+        row = results[workload]
+        baseline, lift = (row["ms"][name] for name in row["ms"])
+        print(f"| {workload} | {baseline:.1f} | {lift:.1f} | {row['time_ratio']:.2f}x | "
+              f"{row['peak_memory_ratio']:.2f}x | {row['saved_activation_ratio']:.2f}x |")
+EOF
+fi
+echo "gpu_check: $((SECONDS - start)) s in all; logs in $out"

@@ -1,0 +1,34 @@
+"""benchmarks/gpu_check.sh parses, and on a machine lacking what it needs and without wheels it says so in one line
+before running anything (the GPU stages themselves need a GPU: run the script there)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+
+
+def test_the_script_parses() -> None:
+    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
+
+
+@pytest.mark.skipif(shutil.which("python3") is None, reason="needs a python3 on PATH")
+def test_missing_packages_without_wheels_is_one_line(tmp_path: Path) -> None:
+    bare = tmp_path / "bare-python"
+    bare.write_text('#!/bin/sh\nexec python3 -S -I "$@"\n')  # no site-packages: nothing but the standard library
+    bare.chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(SCRIPT), str(tmp_path / "out")],
+        env={"PATH": "/usr/bin:/bin", "PYTHON": str(bare), "LIFTPOOL_WHEELS": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("gpu_check: missing jsonargparse torchmetrics pytest")
+    assert "no wheels in $LIFTPOOL_WHEELS" in line
