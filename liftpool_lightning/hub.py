@@ -73,9 +73,11 @@ def network_config(
     network_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The config.json content that rebuilds a network with ``create_network``: defaults that depend on the network
-    (``strided_convs``, ``input_size``) resolved, everything checked to be JSON (a pool given as a class cannot be
-    saved by name)."""
+    (``strided_convs``, ``input_size``) resolved, a LiftPool's every option recorded with this version's defaults
+    (``full_pool_options``: a later version with other defaults rebuilds the same layers), everything checked to be
+    JSON (a pool given as a class cannot be saved by name)."""
     from liftpool_lightning.models.registry import network_spec
+    from liftpool_lightning.surgery.factory import full_pool_options
 
     if not isinstance(network, str):
         raise TypeError(f"network must be a registered network name to be saved, got {type(network).__name__}")
@@ -87,7 +89,7 @@ def network_config(
         "task": spec.task,
         "num_classes": int(num_classes),
         "pool": pool,
-        "pool_options": dict(pool_options) if pool_options else None,
+        "pool_options": full_pool_options(pool, dict(pool_options) if pool_options else None),
         "up_pool": up_pool,
         "strided_convs": spec.downsamples_by_stride if strided_convs is None else bool(strided_convs),
         "input_size": int(input_size or spec.input_size),

@@ -51,6 +51,21 @@ def resolve_preset(pool: PoolSpec, options: dict[str, Any]) -> tuple[PoolSpec, d
     return pool, options
 
 
+_NOT_SAVED = {"self", "channels", "ceil_mode", "record_bands", "fused", "device", "dtype"}  # runtime, not the model
+
+
+def full_pool_options(pool: PoolSpec | None, options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Every option that defines the layers of a ``lift`` / ``lift_paper`` pool, the defaults of this version filled
+    in (``PAPER_OPTIONS`` for ``lift_paper``, then ``options``): what a saved model records, so that a later version
+    with other defaults rebuilds the same layers. Other pools: ``options`` as given."""
+    if pool not in ("lift", "lift_paper"):
+        return dict(options) if options else None
+    parameters = inspect.signature(LiftDownPoolNd.__init__).parameters
+    defaults = {name: p.default for name, p in parameters.items() if name not in _NOT_SAVED}
+    preset = PAPER_OPTIONS if pool == "lift_paper" else {}
+    return {**defaults, **preset, **(options or {})}
+
+
 def check_pool_spec(pool: PoolSpec, options: dict[str, Any], name: str = "pool") -> None:
     """Fail fast, before any dry run, on an unknown pool name or an option the pool does not take."""
     if isinstance(pool, str):

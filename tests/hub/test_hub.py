@@ -30,6 +30,7 @@ from liftpool_lightning.hub import (
 )
 from liftpool_lightning.models.registry import NETWORKS, create_network
 from liftpool_lightning.nn import LiftDownPoolNd
+from liftpool_lightning.surgery.factory import full_pool_options
 from liftpool_lightning.tasks import ClassificationTask
 from liftpool_lightning.visualize import load_task
 from tests.cli.conftest import QUICKSTART, tiny_args
@@ -78,7 +79,7 @@ def test_config_json_holds_what_rebuilds_the_network(run: tuple[Path, Path]) -> 
         "task": "classification",
         "num_classes": 8,
         "pool": "lift",
-        "pool_options": None,
+        "pool_options": full_pool_options("lift", None),
         "up_pool": None,
         "strided_convs": False,
         "input_size": 32,
@@ -206,7 +207,9 @@ def test_save_pretrained_round_trips_a_task_and_a_created_model(tmp_path: Path) 
     task = ClassificationTask("small_vgg", num_classes=5, pool="lift", pool_options={"kernel_size": 3}).eval()
     folder = save_pretrained(task, tmp_path / "task")
     assert "Not recorded: this bundle was saved from Python" in (folder / "README.md").read_text()
-    assert json.loads((folder / "config.json").read_text())["pool_options"] == {"kernel_size": 3}
+    saved_options = json.loads((folder / "config.json").read_text())["pool_options"]
+    assert saved_options == {**full_pool_options("lift", None), "kernel_size": 3}
+    assert saved_options["bands"] == "low" and saved_options["activation"] is None  # this version's defaults, kept
     x = _input()
     with torch.no_grad():
         assert torch.equal(from_pretrained(folder)(x), task.network(x))
