@@ -110,10 +110,10 @@ def _export(args: list[str]) -> int:
 
 def _bundle(args: list[str]) -> int:
     """``liftpool bundle --ckpt_path CKPT --output DIR [--push-to-hub REPO_ID]`` (see :mod:`liftpool_lightning.hub`)."""
-    from liftpool_lightning.hub import main as bundle_main
+    from liftpool_lightning.cli_bundle import run_bundle
 
     try:
-        return bundle_main(args)
+        return run_bundle(args)
     except (ValueError, FileNotFoundError, ImportError, OSError) as error:
         if full_trace_requested():
             raise
