@@ -2,8 +2,12 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-import pytest
 import torch
+
+if not torch.cuda.is_available():  # the Triton kernels run on CPU tensors through Triton's interpreter (set before
+    os.environ.setdefault("TRITON_INTERPRET", "1")  # the package decorates them)
+
+import pytest
 
 from liftpool_lightning.nn import native_lifting
 

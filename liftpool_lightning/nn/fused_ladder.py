@@ -1,5 +1,5 @@
-"""The n-D ladder of a LiftDownPool / LiftUpPool on one channels-last band buffer, step by step (``native_lifting``
-where it serves the tensor, else ``fused_lifting``).
+"""The n-D ladder of a LiftDownPool / LiftUpPool on one channels-last band buffer, step by step (by the
+implementation ``step_implementations.steps_for`` picks for the tensor).
 
 A ``(N, C, S_1, ..., S_n)`` input is viewed channels-last, ``(N, S_1, ..., S_n, C)`` (a free view when the input
 already is channels-last; otherwise the first step reads it strided). Lifting the last axis gives a buffer
@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from liftpool_lightning.nn import fused_lifting, native_lifting
 from liftpool_lightning.nn.constants import PaddingMode
 from liftpool_lightning.nn.fused_lifting import OperatorWeights, lifting_padding
 from liftpool_lightning.nn.lifting import even_length, fit_length
+from liftpool_lightning.nn.step_implementations import steps_for
 
 
 def band_index(name: str) -> int:
@@ -55,7 +55,7 @@ def analysis(
     spatial_dims = x.ndim - 2
     padding = lifting_padding(kernel_size, padding_mode)
     buffer = x.movedim(1, -1)
-    steps = native_lifting if native_lifting.serves(x) else fused_lifting
+    steps = steps_for(x)
     c_u: Tensor | None = None
     c_p: Tensor | None = None
     for level in range(spatial_dims):
@@ -92,7 +92,7 @@ def synthesis(
     """
     spatial_dims = len(input_size)
     padding = lifting_padding(kernel_size, padding_mode)
-    steps = native_lifting if native_lifting.serves(buffer) else fused_lifting
+    steps = steps_for(buffer)
     for level in reversed(range(spatial_dims)):
         axis = buffer.ndim - 2 - level
         trailing = buffer.shape[axis + 1 : -1]

@@ -130,7 +130,8 @@ class LiftDownPoolNd(nn.Module):
         record_bands: keep the last forward's sub-bands (read by ``last_bands``, used by a paired LiftUpPool).
         fused: run the default configuration (learned, shared, depthwise P/U) through fused lifting steps with a
             hand-written backward: C++ kernels on CPU in float32/float64 (``native_lifting``, built on first use),
-            channels-last PyTorch steps elsewhere (``fused_lifting``); 3-5x faster per layer on CPU than the generic
+            Triton kernels on CUDA (``triton_lifting``), channels-last PyTorch steps elsewhere (``fused_lifting``;
+            chosen in ``step_implementations``); 3-5x faster per layer on CPU than the generic
             path, see the README's Performance section. False uses the generic autograd path, needed for double
             backward (e.g. gradient penalties). Other configurations always use the generic path. All compute the
             same function.

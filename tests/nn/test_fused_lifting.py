@@ -21,7 +21,7 @@ from liftpool_lightning import (
     LiftUpPool3d,
     lifting_loss,
 )
-from liftpool_lightning.nn import fused_lifting, native_lifting
+from liftpool_lightning.nn import fused_lifting, native_lifting, triton_lifting
 from liftpool_lightning.nn.fused_ladder import band_index
 from liftpool_lightning.nn.fused_lifting import Padding, _pad_rows
 from liftpool_lightning.nn.padding import pad_axis
@@ -30,11 +30,21 @@ PAIRS = {1: (LiftDownPool1d, LiftUpPool1d), 2: (LiftDownPool2d, LiftUpPool2d), 3
 TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-11}, torch.float32: {"rtol": 2e-4, "atol": 2e-5}}
 
 
-@pytest.fixture(autouse=True, params=["native", "pytorch"])
+@pytest.fixture(autouse=True, params=["native", "pytorch", pytest.param("triton", marks=pytest.mark.slow)])
 def kernels(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test with the C++ steps, then with the PyTorch steps."""
+    """Run the test with the C++ steps, then with the PyTorch steps, then (``-m slow``: Triton's interpreter takes
+    ~10 s a test on CPU; ``test_triton_lifting.py`` has a few in the default run) with the Triton kernels (float32
+    and lower: float64 tests run the PyTorch steps there)."""
     if request.param == "pytorch":
         with native_lifting.pytorch_steps():
+            yield request.param
+        return
+    if request.param == "triton":
+        if not triton_lifting.available():
+            pytest.skip("Triton is not installed")
+        if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+            pytest.skip("no GPU, and TRITON_INTERPRET=1 was not set before the kernels were defined")
+        with native_lifting.pytorch_steps(), triton_lifting.triton_steps():
             yield request.param
         return
     if os.environ.get("LIFTPOOL_NATIVE") == "0" or not sys.platform.startswith("linux"):
@@ -155,14 +165,16 @@ def test_outputs_keep_the_input_memory_format(memory_format: torch.memory_format
     assert x.grad.shape == x.shape
 
 
-def test_bfloat16_autocast_trains() -> None:
+def test_bfloat16_autocast_trains(kernels: str) -> None:
     conv = nn.Conv2d(3, 8, 3, padding=1)
     down = LiftDownPool2d(8, init="kaiming")
     with torch.autocast("cpu", dtype=torch.bfloat16):
         pooled = down(conv(torch.randn(2, 3, 16, 16)))
         loss = pooled.float().square().mean() + lifting_loss(down)
     loss.backward()
-    assert pooled.dtype == torch.float32  # the steps' autocast rule: computed in float32
+    # the PyTorch and C++ steps' autocast rule: computed in float32; the Triton kernels read and write the bfloat16
+    # features as they come and compute in float32 inside
+    assert pooled.dtype == (torch.bfloat16 if kernels == "triton" else torch.float32)
     assert torch.isfinite(loss)
     assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in down.parameters())
 

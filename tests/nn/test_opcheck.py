@@ -13,11 +13,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 
-from liftpool_lightning.nn import LiftDownPool2d, LiftUpPool2d, lifting_loss, native_lifting
+from liftpool_lightning.nn import LiftDownPool2d, LiftUpPool2d, lifting_loss, native_lifting, triton_lifting
 
 OPS = {
     "pytorch": ["lift_rows", "lift_rows_backward", "unlift_rows", "unlift_rows_backward"],
     "native": ["native_lift_rows", "native_lift_rows_backward", "native_unlift_rows", "native_unlift_rows_backward"],
+    "triton": ["triton_lift_rows", "triton_lift_rows_backward", "triton_unlift_rows", "triton_unlift_rows_backward"],
 }
 
 
@@ -45,10 +46,18 @@ def _recorded_calls(constraint_gradients: str, dtype: torch.dtype) -> dict[str, 
     return recorder.calls
 
 
-@pytest.fixture(params=["pytorch", "native"])
+@pytest.fixture(
+    params=["pytorch", "native", pytest.param("triton", marks=pytest.mark.slow)]
+)  # Triton: ~1 min a test on CPU
 def implementation(request: pytest.FixtureRequest):
     if request.param == "pytorch":
         with native_lifting.pytorch_steps():
+            yield request.param
+        return
+    if request.param == "triton":
+        if not triton_lifting.available() or os.environ.get("TRITON_INTERPRET") != "1":
+            pytest.skip("needs Triton and TRITON_INTERPRET=1 (set by tests/conftest.py where there is no GPU)")
+        with native_lifting.pytorch_steps(), triton_lifting.triton_steps():
             yield request.param
         return
     if os.environ.get("LIFTPOOL_NATIVE") == "0" or not sys.platform.startswith("linux"):
@@ -67,6 +76,8 @@ def _with_grad(value: Any) -> Any:
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("constraint_gradients", ["operators", "all"])
 def test_every_custom_op_passes_opcheck(implementation: str, constraint_gradients: str, dtype: torch.dtype) -> None:
+    if implementation == "triton" and dtype == torch.float64:
+        pytest.skip("the Triton kernels serve float32 and lower")
     calls = _recorded_calls(constraint_gradients, dtype)
     assert sorted(calls) == sorted(OPS[implementation])  # each op of the implementation ran, and no other
     for name, (args, kwargs) in calls.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +28,7 @@ from liftpool_lightning.nn import (
     LiftUpPool2d,
     LiftUpPool3d,
     lifting_loss,
+    triton_lifting,
 )
 
 PAIRS = {1: (LiftDownPool1d, LiftUpPool1d), 2: (LiftDownPool2d, LiftUpPool2d), 3: (LiftDownPool3d, LiftUpPool3d)}
@@ -116,9 +118,16 @@ def _check(precision: str, dims: int, kind: str, compiled: bool) -> None:
         assert not worse, worse
 
 
-@pytest.fixture(params=["default", "cuda_standin"])
+@pytest.fixture(params=["default", "cuda_standin", pytest.param("triton", marks=pytest.mark.slow)])
 def steps(request: pytest.FixtureRequest, cuda_standin: contextlib.AbstractContextManager) -> Iterator[str]:
-    """The default CPU steps, then the CUDA branch's PyTorch steps on the CPU stand-in."""
+    """The default CPU steps, then the CUDA branch's PyTorch steps on the CPU stand-in, then (``-m slow``) the Triton
+    kernels through Triton's interpreter."""
+    if request.param == "triton":
+        if not triton_lifting.available() or os.environ.get("TRITON_INTERPRET") != "1":
+            pytest.skip("needs Triton and TRITON_INTERPRET=1 (set by tests/conftest.py where there is no GPU)")
+        with cuda_standin, triton_lifting.triton_steps():
+            yield request.param
+        return
     with cuda_standin if request.param == "cuda_standin" else contextlib.nullcontext():
         yield request.param
 
