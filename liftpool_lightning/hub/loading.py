@@ -130,7 +130,8 @@ def from_pretrained(
             for another ``num_classes``), logging what was left.
         device: where the network goes (default CPU).
         revision, cache_dir, token, local_files_only, force_download: as in ``huggingface_hub.hf_hub_download``.
-        **overrides: config entries to change (``num_classes``, ``pool_options``, ...; see ``CONFIG_KEYS``).
+        **overrides: config entries to change (``num_classes``, ``pool_options``, ...; see ``CONFIG_KEYS``); another
+            ``pool`` without ``pool_options`` starts from that pool's defaults.
     """
     unknown = sorted(set(overrides) - set(CONFIG_KEYS))
     if unknown:
@@ -148,6 +149,8 @@ def from_pretrained(
             "%s was saved by %s %s (this is %s): pool options it did not set take this version's defaults",
             name_or_path, LIBRARY_NAME, saved_version, __version__,
         )  # fmt: skip
+    if "pool" in overrides and overrides["pool"] != config.get("pool") and "pool_options" not in overrides:
+        config["pool_options"] = None  # the saved options belong to the saved pool
     config.update(overrides)
     model = create_model(**{key: config.get(key) for key in CONFIG_KEYS})
     try:

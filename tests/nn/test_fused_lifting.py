@@ -30,7 +30,7 @@ PAIRS = {1: (LiftDownPool1d, LiftUpPool1d), 2: (LiftDownPool2d, LiftUpPool2d), 3
 TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-11}, torch.float32: {"rtol": 2e-4, "atol": 2e-5}}
 
 
-@pytest.fixture(autouse=True, params=["native", "pytorch", pytest.param("triton", marks=pytest.mark.slow)])
+@pytest.fixture(autouse=True, params=["native", "pytorch", pytest.param("triton", marks=pytest.mark.interpreter)])
 def kernels(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run the test with the C++ steps, then with the PyTorch steps, then (``-m slow``: Triton's interpreter takes
     ~10 s a test on CPU; ``test_triton_lifting.py`` has a few in the default run) with the Triton kernels (float32

@@ -47,7 +47,7 @@ def _recorded_calls(constraint_gradients: str, dtype: torch.dtype) -> dict[str, 
 
 
 @pytest.fixture(
-    params=["pytorch", "native", pytest.param("triton", marks=pytest.mark.slow)]
+    params=["pytorch", "native", pytest.param("triton", marks=pytest.mark.interpreter)]
 )  # Triton: ~1 min a test on CPU
 def implementation(request: pytest.FixtureRequest):
     if request.param == "pytorch":
