@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,18 @@ def test_tensorboard_logger_gets_the_images(tmp_path: Path) -> None:
     assert len(_pngs(Path(trainer.log_dir) / "images")) == 1
 
 
+def _wandb_records(folder: Path, wanted: bytes = b"lifting/", wait_s: float = 60.0) -> bytes:
+    """The bytes of the offline run's ``.wandb`` record log. W&B's writer (a separate service process) may still be
+    flushing it when ``wandb.finish()`` returns on a busy machine (seen in CI: the header alone), so wait until the
+    log holds ``wanted`` or ``wait_s`` has passed."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        records = b"".join(p.read_bytes() for p in folder.glob("*.wandb"))
+        if wanted in records or time.monotonic() > deadline:
+            return records
+        time.sleep(0.5)
+
+
 def test_wandb_offline_run_holds_the_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -81,7 +94,7 @@ def test_wandb_offline_run_holds_the_images(tmp_path: Path, monkeypatch: pytest.
     assert len(_pngs(run_dir / "images")) == 1  # our own copy in the run's files
     table = sorted((run_dir / "media" / "table").glob("**/*.json"))
     assert table, "W&B stored no loss table"
-    records = b"".join(p.read_bytes() for p in run_dir.parent.glob("*.wandb"))  # the offline run's record log
+    records = _wandb_records(run_dir.parent)  # the offline run's record log
     assert b"val/top1_error" in records and b"lifting/network.features.6/c_u" in records  # the metrics are in it
 
 
