@@ -22,7 +22,14 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from liftpool_lightning.nn.fused_lifting import OperatorWeights, Padding, as_rows
+from liftpool_lightning.nn.fused_lifting import (
+    OperatorWeights,
+    Padding,
+    _flat,
+    _no_double_backward,
+    _weights,
+    as_rows,
+)
 from liftpool_lightning.nn.loss_precision import loss_dtype
 
 try:  # Triton comes with CUDA builds of torch; without it the other step implementations serve
@@ -575,11 +582,6 @@ def unlift_backward(
 
 
 # ---------------------------------------------------------------------------------------------- custom ops
-def _weights_from(flat: list[Tensor]) -> tuple[OperatorWeights, OperatorWeights]:
-    given = [t if t.numel() else None for t in flat]
-    return OperatorWeights(*given[:4]), OperatorWeights(*given[4:])
-
-
 @torch.library.custom_op("liftpool::triton_lift_rows", mutates_args=())
 def _triton_lift(
     x5: Tensor,
@@ -593,7 +595,7 @@ def _triton_lift(
 ) -> list[Tensor]:
     """[bands (2, B1, B2, n, R, C), c_u, c_p] of rows ``x5`` (B1, B2, L, R, C); ``losses_reach_input`` is for the
     backward."""
-    predict, update = _weights_from(weights)
+    predict, update = _weights(weights)
     return list(lift_forward(x5, Padding(left, right, mode), with_losses, predict, update, False, activation))
 
 
@@ -610,7 +612,7 @@ def _triton_lift_backward(
     mode: str, activation: str, with_losses: bool, losses_reach_input: bool, weights: list[Tensor],
 ) -> list[Tensor]:  # fmt: skip
     """[grad of x5 (x5's strides), grads of P's then U's parameters (empty for a missing bias)]."""
-    predict, update = _weights_from(weights)
+    predict, update = _weights(weights)
     grad_x, grads = lift_backward(grad_bands, grad_c_u, grad_c_p, x5, bands, Padding(left, right, mode), with_losses,
                                   predict, update, False, losses_reach_input, activation)  # fmt: skip
     return [grad_x, *(grad_x.new_empty(0) if g is None else g for g in grads)]
@@ -641,10 +643,6 @@ def _backward_lift(ctx, grads):
     return result[0], None, None, None, None, None, None, result[1:]
 
 
-def _no_double_backward(ctx, *grads):
-    raise RuntimeError("LiftPool's Triton steps are differentiable once; for double backward use fused=False")
-
-
 _triton_lift.register_autograd(_backward_lift, setup_context=_setup_lift)
 _triton_lift_backward.register_autograd(_no_double_backward)
 
@@ -657,7 +655,7 @@ def lift_rows(
     kernels."""
     rows = as_rows(x, images)
     x5 = _five_d(rows)  # a view of x where one exists (autograd sees it), else a copy
-    flat = [x5.new_empty(0) if t is None else t for t in (*predict, *update)]
+    flat = _flat(predict, update, x5)
     bands, c_u, c_p = _triton_lift(x5, *padding, activation, with_losses, losses_reach_input, flat)
     return bands.view(2, *rows.shape[:-3], *bands.shape[-3:]), c_u, c_p
 
@@ -667,7 +665,7 @@ def _triton_unlift(
     bands: Tensor, left: int, right: int, mode: str, activation: str, channels_first: bool, weights: list[Tensor]
 ) -> Tensor:
     """Rows ``(*batch, 2n, R, C)`` from contiguous ``bands`` ``(2, *batch, n, R, C)``."""
-    predict, update = _weights_from(weights)
+    predict, update = _weights(weights)
     return unlift_forward(bands, Padding(left, right, mode), channels_first, predict, update, activation)
 
 
@@ -683,7 +681,7 @@ def _triton_unlift_backward(
     grad_x: Tensor, bands: Tensor, left: int, right: int, mode: str, activation: str, weights: list[Tensor]
 ) -> list[Tensor]:
     """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]."""
-    predict, update = _weights_from(weights)
+    predict, update = _weights(weights)
     grad_bands, grads = unlift_backward(grad_x, bands, Padding(left, right, mode), predict, update, activation)
     return [grad_bands, *(grad_bands.new_empty(0) if g is None else g for g in grads)]
 
@@ -718,5 +716,5 @@ def unlift_rows(
 ) -> Tensor:  # fmt: skip
     """One inverse lifting step, as ``fused_lifting.unlift_rows`` (same arguments and result), by the Triton
     kernels."""
-    flat = [bands.new_empty(0) if t is None else t for t in (*predict, *update)]
+    flat = _flat(predict, update, bands)
     return _triton_unlift(bands.contiguous(), *padding, activation, channels_first, flat)
