@@ -67,7 +67,8 @@ DEFAULT_VARIANTS = ["max", "lift", "lift_haar_all", "lift_max_all", "lift_paper"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/quickstart.yaml", help="the base config of every run")
-    parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, help=f"from: {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", nargs="*", default=DEFAULT_VARIANTS,
+                        help=f"from: {', '.join(VARIANTS)} (none: only the --custom ones)")  # fmt: skip
     parser.add_argument("--custom", action="append", default=[], metavar="NAME=ARGS",
                         help="an extra variant: a name and the CLI options it adds (repeatable)")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -86,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if not sep or not name.strip():
             parser.error(f"--custom takes NAME=ARGS, got {item!r}")
         variants[name.strip()] = shlex.split(options)
+    if not variants:
+        parser.error("no variant to train: give --variants NAME ... or --custom NAME=ARGS")
     args.variant_args = variants
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
