@@ -41,6 +41,7 @@ from liftpool_lightning.nn.fused_lifting import (
     as_rows,
     register_float32_autocast,
 )
+from liftpool_lightning.nn.kernel_autograd import register_unlift_autograd
 
 SOURCE = Path(__file__).parent / "csrc" / "lifting_cpu.cpp"
 DTYPES = (torch.float32, torch.float64)
@@ -288,25 +289,9 @@ def _(grad_x, bands, left, right, mode, activation, weights):
     return [bands.new_empty(bands.shape), *(w.new_empty(w.shape) for w in weights)]
 
 
-def _setup_unlift(ctx, inputs, output) -> None:
-    bands, left, right, mode, activation, _, weights = inputs
-    ctx.options = (left, right, mode, activation)
-    ctx.set_materialize_grads(False)
-    ctx.save_for_backward(bands, *weights)
+register_unlift_autograd(_native_unlift, _native_unlift_backward)
 
-
-def _backward_unlift(ctx, grad_x):
-    bands, *weights = ctx.saved_tensors
-    if grad_x is None:
-        return None, None, None, None, None, None, [None] * len(weights)
-    result = _native_unlift_backward(grad_x, bands, *ctx.options, weights)
-    return result[0], None, None, None, None, None, result[1:]
-
-
-_native_unlift.register_autograd(_backward_unlift, setup_context=_setup_unlift)
-
-for _backward_op in (_native_lift_backward, _native_unlift_backward):
-    _backward_op.register_autograd(_no_double_backward)
+_native_lift_backward.register_autograd(_no_double_backward)
 register_float32_autocast(_native_lift, _native_lift_backward, _native_unlift, _native_unlift_backward)
 
 

@@ -30,6 +30,7 @@ from liftpool_lightning.nn.fused_lifting import (
     _weights,
     as_rows,
 )
+from liftpool_lightning.nn.kernel_autograd import register_unlift_autograd
 from liftpool_lightning.nn.loss_precision import loss_dtype
 
 try:  # Triton comes with CUDA builds of torch; without it the other step implementations serve
@@ -691,23 +692,7 @@ def _(grad_x, bands, left, right, mode, activation, weights):
     return [torch.empty_like(bands), *(w.new_empty(w.shape) for w in weights)]
 
 
-def _setup_unlift(ctx, inputs, output) -> None:
-    bands, left, right, mode, activation, _, weights = inputs
-    ctx.options = (left, right, mode, activation)
-    ctx.set_materialize_grads(False)
-    ctx.save_for_backward(bands, *weights)
-
-
-def _backward_unlift(ctx, grad_x):
-    bands, *weights = ctx.saved_tensors
-    if grad_x is None:
-        return None, None, None, None, None, None, [None] * len(weights)
-    result = _triton_unlift_backward(grad_x, bands, *ctx.options, weights)
-    return result[0], None, None, None, None, None, result[1:]
-
-
-_triton_unlift.register_autograd(_backward_unlift, setup_context=_setup_unlift)
-_triton_unlift_backward.register_autograd(_no_double_backward)
+register_unlift_autograd(_triton_unlift, _triton_unlift_backward)
 
 
 def unlift_rows(

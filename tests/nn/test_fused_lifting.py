@@ -189,6 +189,19 @@ def test_double_backward_needs_the_generic_path() -> None:
         grad.square().sum().backward()
 
 
+def test_the_inverse_step_is_differentiable_once() -> None:
+    down = LiftDownPool2d(4, dtype=torch.float64, init="kaiming")
+    generic = LiftDownPool2d(4, dtype=torch.float64, init="kaiming", fused=False)
+    generic.load_state_dict(down.state_dict())
+    bands = down.decompose(torch.randn(2, 4, 8, 8, dtype=torch.float64))
+    low = bands.ll.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(LiftUpPool2d(down)(low, bands).square().sum(), low, create_graph=True)
+    (expected,) = torch.autograd.grad(LiftUpPool2d(generic)(low, bands).square().sum(), low)
+    assert torch.allclose(grad, expected, atol=1e-12)
+    with pytest.raises(RuntimeError, match="fused=False"):
+        grad.square().sum().backward()
+
+
 def test_non_default_configurations_take_the_generic_path() -> None:
     assert LiftDownPool2d(8)._fused_weights() is not None
     assert LiftDownPool2d(8, fused=False)._fused_weights() is None
