@@ -97,6 +97,23 @@ if triton is not None:
         return hidden, _activate(value, TANH)
 
     @triton.jit
+    def _tile(B2, R, C, n, sb1, sb2, sbl, sbr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr):
+        """This program's share: its row (``row`` = (b1 * B2 + b2) * R + r, indices as int64), the offsets and masks
+        of its [BLOCK_N, BLOCK_C] tile, and where the tile lies in a band (``band_base + band_rows``)."""
+        row = tl.program_id(0)
+        r = (row % R).to(tl.int64)
+        b2 = ((row // R) % B2).to(tl.int64)
+        b1 = (row // (R * B2)).to(tl.int64)
+        offs_n = tl.arange(0, BLOCK_N)
+        offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+        mask_n = offs_n < n
+        mask_c = offs_c < C
+        mask = mask_n[:, None] & mask_c[None, :]
+        band_base = b1 * sb1 + b2 * sb2 + r * sbr
+        band_rows = offs_n[:, None].to(tl.int64) * sbl + offs_c[None, :]
+        return row, b1, b2, r, offs_n, offs_c, mask_n, mask_c, mask, band_base, band_rows
+
+    @triton.jit
     def _lift_forward_kernel(
         x_ptr, bands_ptr, taps_ptr, sums_ptr,
         wp_ptr, bp_ptr, pwp_ptr, pbp_ptr, wu_ptr, bu_ptr, pwu_ptr, pbu_ptr,
@@ -106,23 +123,14 @@ if triton is not None:
         K: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_PW_BIAS: tl.constexpr, TANH: tl.constexpr,
         WITH_LOSSES: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr,
     ):  # fmt: skip
-        row = tl.program_id(0)
-        block_c = tl.program_id(1)
-        r = row % R
-        b2 = (row // R) % B2
-        b1 = row // (R * B2)
-        offs_n = tl.arange(0, BLOCK_N)
-        offs_c = block_c * BLOCK_C + tl.arange(0, BLOCK_C)
-        mask_n = offs_n < n
-        mask_c = offs_c < C
-        mask = mask_n[:, None] & mask_c[None, :]
+        row, b1, b2, r, offs_n, offs_c, mask_n, mask_c, mask, band_base, band_rows = _tile(
+            B2, R, C, n, sb1, sb2, sbl, sbr, BLOCK_N, BLOCK_C
+        )
         # channel stride folded into the pointers: x's channels at sxc, the bands contiguous in C
-        x_base = b1.to(tl.int64) * sx1 + b2.to(tl.int64) * sx2 + r.to(tl.int64) * sxr
+        x_base = b1 * sx1 + b2 * sx2 + r * sxr
         x_c = offs_c[None, :] * sxc
         even = tl.load(x_ptr + x_base + (2 * offs_n)[:, None].to(tl.int64) * sxl + x_c, mask=mask, other=0.0)
         odd = tl.load(x_ptr + x_base + (2 * offs_n + 1)[:, None].to(tl.int64) * sxl + x_c, mask=mask, other=0.0)
-        band_base = b1.to(tl.int64) * sb1 + b2.to(tl.int64) * sb2 + r.to(tl.int64) * sbr
-        band_rows = offs_n[:, None].to(tl.int64) * sbl + offs_c[None, :]
         _, predicted = _operator(x_ptr + x_base, sxl, 2, offs_c * sxc, offs_n, offs_c, mask_n, mask_c, taps_ptr,
                                  wp_ptr, bp_ptr, pwp_ptr, pbp_ptr, K, HAS_BIAS, HAS_PW_BIAS, TANH)  # fmt: skip
         detail = odd.to(tl.float32) - predicted
@@ -133,7 +141,7 @@ if triton is not None:
         approximation = even.to(tl.float32) + updated
         tl.store(bands_ptr + band_base + band_rows, approximation.to(bands_ptr.dtype.element_ty), mask=mask)
         if WITH_LOSSES:
-            program = row * tl.num_programs(1) + block_c
+            program = row * tl.num_programs(1) + tl.program_id(1)
             residual = tl.where(mask, approximation - odd.to(tl.float32), 0.0)
             tl.store(sums_ptr + 2 * program, tl.sum(tl.sum(residual * residual, axis=1), axis=0))
             detail = tl.where(mask, detail, 0.0)
@@ -205,20 +213,12 @@ if triton is not None:
         TANH: tl.constexpr, WITH_LOSSES: tl.constexpr, SPLIT: tl.constexpr, BLOCK_N: tl.constexpr,
         BLOCK_C: tl.constexpr,
     ):  # fmt: skip
-        row = tl.program_id(0)
-        r = row % R
-        b2 = (row // R) % B2
-        b1 = row // (R * B2)
-        offs_n = tl.arange(0, BLOCK_N)
-        offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-        mask_n = offs_n < n
-        mask_c = offs_c < C
-        mask = mask_n[:, None] & mask_c[None, :]
-        x_base = b1.to(tl.int64) * sx1 + b2.to(tl.int64) * sx2 + r.to(tl.int64) * sxr
+        row, b1, b2, r, offs_n, offs_c, mask_n, mask_c, mask, band_base, band_rows = _tile(
+            B2, R, C, n, sb1, sb2, sbl, sbr, BLOCK_N, BLOCK_C
+        )
+        x_base = b1 * sx1 + b2 * sx2 + r * sxr
         x_c = offs_c * sxc
         x_odd = x_ptr + x_base + (2 * offs_n + 1)[:, None].to(tl.int64) * sxl + x_c[None, :]
-        band_base = b1.to(tl.int64) * sb1 + b2.to(tl.int64) * sb2 + r.to(tl.int64) * sbr
-        band_rows = offs_n[:, None].to(tl.int64) * sbl + offs_c[None, :]
         detail_ptr = bands_ptr + band_stride + band_base
         hidden_p, predicted = _operator(x_ptr + x_base, sxl, 2, x_c, offs_n, offs_c, mask_n, mask_c, taps_ptr,
                                         wp_ptr, bp_ptr, pwp_ptr, pbp_ptr, K, HAS_BIAS, HAS_PW_BIAS, TANH)  # fmt: skip
@@ -296,19 +296,11 @@ if triton is not None:
         BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr,
     ):  # fmt: skip
         """The inverse step: ``x_e = s - U(d)`` written, re-read through the table for ``x_o = d + P(x_e)``."""
-        row = tl.program_id(0)
-        r = row % R
-        b2 = (row // R) % B2
-        b1 = row // (R * B2)
-        offs_n = tl.arange(0, BLOCK_N)
-        offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-        mask_n = offs_n < n
-        mask_c = offs_c < C
-        mask = mask_n[:, None] & mask_c[None, :]
-        band_base = b1.to(tl.int64) * sb1 + b2.to(tl.int64) * sb2 + r.to(tl.int64) * sbr
-        band_rows = offs_n[:, None].to(tl.int64) * sbl + offs_c[None, :]
+        _, b1, b2, r, offs_n, offs_c, mask_n, mask_c, mask, band_base, band_rows = _tile(
+            B2, R, C, n, sb1, sb2, sbl, sbr, BLOCK_N, BLOCK_C
+        )
         detail_ptr = bands_ptr + band_stride + band_base
-        out_base = b1.to(tl.int64) * so1 + b2.to(tl.int64) * so2 + r.to(tl.int64) * sor
+        out_base = b1 * so1 + b2 * so2 + r * sor
         out_c = offs_c * soc
         s = tl.load(bands_ptr + band_base + band_rows, mask=mask, other=0.0).to(tl.float32)
         d = tl.load(detail_ptr + band_rows, mask=mask, other=0.0).to(tl.float32)
@@ -334,17 +326,9 @@ if triton is not None:
         TANH: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr,
     ):  # fmt: skip
         """Gradients of the bands and parameters of the inverse step; x_e recomputed into the scratch rows."""
-        row = tl.program_id(0)
-        r = row % R
-        b2 = (row // R) % B2
-        b1 = row // (R * B2)
-        offs_n = tl.arange(0, BLOCK_N)
-        offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-        mask_n = offs_n < n
-        mask_c = offs_c < C
-        mask = mask_n[:, None] & mask_c[None, :]
-        band_base = b1.to(tl.int64) * sb1 + b2.to(tl.int64) * sb2 + r.to(tl.int64) * sbr
-        band_rows = offs_n[:, None].to(tl.int64) * sbl + offs_c[None, :]
+        row, b1, b2, r, offs_n, offs_c, mask_n, mask_c, mask, band_base, band_rows = _tile(
+            B2, R, C, n, sb1, sb2, sbl, sbr, BLOCK_N, BLOCK_C
+        )
         detail_ptr = bands_ptr + band_stride + band_base
         s = tl.load(bands_ptr + band_base + band_rows, mask=mask, other=0.0).to(tl.float32)
         hidden_u, updated = _operator(detail_ptr, sbl, 1, offs_c, offs_n, offs_c, mask_n, mask_c, taps_ptr,
@@ -355,7 +339,7 @@ if triton is not None:
         hidden_p, predicted = _operator(scratch_ptr + band_base, sbl, 1, offs_c, offs_n, offs_c, mask_n, mask_c,
                                         taps_ptr, wp_ptr, bp_ptr, pwp_ptr, pbp_ptr, K, HAS_BIAS, HAS_PW_BIAS,
                                         TANH)  # fmt: skip
-        grad_base = grad_x_ptr + b1.to(tl.int64) * sg1 + b2.to(tl.int64) * sg2 + r.to(tl.int64) * sgr
+        grad_base = grad_x_ptr + b1 * sg1 + b2 * sg2 + r * sgr
         grad_c = offs_c[None, :] * sgc
         grad_even = tl.load(grad_base + (2 * offs_n)[:, None].to(tl.int64) * sgl + grad_c, mask=mask, other=0.0)
         grad_odd = tl.load(grad_base + (2 * offs_n + 1)[:, None].to(tl.int64) * sgl + grad_c, mask=mask, other=0.0)
