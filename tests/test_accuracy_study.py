@@ -52,7 +52,7 @@ def test_epochs_scale_the_one_cycle_schedule() -> None:
     assert options == ["--trainer.max_epochs", "16", "--model.init_args.lr_scheduler.init_args.total_steps", "992"]
 
 
-def test_report_tabulates_finished_seeds_and_keeps_finished_runs(tmp_path, capsys) -> None:
+def test_report_tabulates_finished_seeds_and_keeps_finished_runs(tmp_path, capsys, monkeypatch) -> None:
     _write_metrics(tmp_path / "runs" / "max" / "seed_0", [0.2, 0.5, 0.9], [0.2, 0.6, 0.95])
     _write_metrics(tmp_path / "runs" / "max" / "seed_1", [0.1, 0.4, 0.8], [0.1, 0.5, 0.9])
     _write_metrics(tmp_path / "runs" / "lift" / "seed_0", [0.3, 0.6, 0.85], [0.3, 0.7, 0.9])
@@ -71,7 +71,11 @@ def test_report_tabulates_finished_seeds_and_keeps_finished_runs(tmp_path, capsy
     assert (tmp_path / "val_accuracy.png").stat().st_size > 1000
     capsys.readouterr()
 
-    # a run that holds every epoch is kept, not trained again (no CLI process starts: it would fail on this config)
+    # a run that holds every epoch is kept, not trained again: no CLI process may start
+    def no_training(*args, **kwargs):
+        raise AssertionError(f"a finished run was trained again: {args}")
+
+    monkeypatch.setattr("benchmarks.accuracy.subprocess.run", no_training)
     main(["--variants", "max", "--seeds", "0", "1", "--epochs", "3", "--output", str(tmp_path)])
     assert "[max seed 0] done before, kept" in capsys.readouterr().out
 
