@@ -4,6 +4,13 @@
 # SegNet vs their MaxPool models); a short table last.
 #
 #   bash benchmarks/gpu_check.sh [OUTPUT_DIR]        # default: $OUT if set, else ./gpu_check
+#   bash benchmarks/gpu_check.sh --rehearse [OUTPUT_DIR]
+#
+# --rehearse, on a machine without a GPU: the same script, wheels and command lines on the CPU, to find what would
+# break before GPU time is spent (run it with PYTHON set to an environment holding the GPU machine's versions): the
+# layer tests on the CUDA stand-in (tests/conftest.py; the Triton kernels through Triton's interpreter) instead of the
+# `gpu` tests, the fits with --trainer.accelerator=cpu and a few batches, the benchmark on CPU with VGG13-BN only.
+# To fill .whl for the GPU machine: bash benchmarks/gpu_check_wheels.sh.
 #
 # Works on a bare GPU machine without network that has PyTorch, Lightning, torchvision and Triton: whatever else is
 # missing (jsonargparse, torchmetrics, pytest, ...) is installed from wheels beside the repository, in
@@ -14,6 +21,8 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl NAME==VERSION
 set -uo pipefail
+rehearse=0
+if [ "${1:-}" = "--rehearse" ]; then rehearse=1; shift; fi
 cd "$(dirname "$0")/.."
 repo="$PWD"
 out="${1:-${OUT:-$repo/gpu_check}}"
@@ -71,16 +80,25 @@ stage() {  # stage NAME TIMEOUT_S COMMAND...: run, log, record the exit status a
 }
 
 # ------------------------------------------------------------------------------------------- the stages
-stage gpu_tests 120 "$python" -m pytest -m gpu -q -p no:cacheprovider tests/nn/test_cuda.py
 fit_args=(--config configs/quickstart.yaml --trainer.max_epochs=1 --trainer.limit_train_batches=30
           --trainer.limit_val_batches=5 --trainer.enable_progress_bar=false --data.num_workers=2)
+on_cpu=()  # after a preset: its accelerator replaced by the CPU when rehearsing
+bench_args=(--device cuda --workloads vgg13 resnet18 segnet --rounds 2 --repeats 20)
+if [ "$rehearse" = 1 ]; then
+    stage layer_tests_cuda_standin 900 "$python" -m pytest -q -p no:cacheprovider --cuda-standin tests/nn \
+        tests/cli/test_precision_fit.py
+    on_cpu=(--trainer.accelerator=cpu --trainer.limit_train_batches=3 --trainer.limit_val_batches=2)
+    bench_args=(--device cpu --workloads vgg13 --rounds 1 --repeats 2 --warmup 1)
+else
+    stage gpu_tests 120 "$python" -m pytest -m gpu -q -p no:cacheprovider tests/nn/test_cuda.py
+fi
 stage fit_gpu_preset 150 "$python" -m liftpool_lightning fit "${fit_args[@]}" --config configs/trainer/gpu.yaml \
-    --trainer.default_root_dir="$out/runs/gpu" --trainer.logger.init_args.save_dir="$out/runs/gpu"
+    "${on_cpu[@]}" --trainer.default_root_dir="$out/runs/gpu" --trainer.logger.init_args.save_dir="$out/runs/gpu"
 stage fit_ddp_preset_one_device 150 "$python" -m liftpool_lightning fit "${fit_args[@]}" \
-    --config configs/trainer/ddp.yaml --trainer.devices=1 \
+    --config configs/trainer/ddp.yaml --trainer.devices=1 "${on_cpu[@]}" \
     --trainer.default_root_dir="$out/runs/ddp" --trainer.logger.init_args.save_dir="$out/runs/ddp"
-stage benchmark_bf16 240 "$python" benchmarks/bench_liftpool.py --device cuda --bf16 --channels-last \
-    --workloads vgg13 resnet18 segnet --rounds 2 --repeats 20 --json "$out/benchmark_bf16.json"
+stage benchmark_bf16 240 "$python" benchmarks/bench_liftpool.py "${bench_args[@]}" --bf16 --channels-last \
+    --json "$out/benchmark_bf16.json"
 
 # ------------------------------------------------------------------------------------------- the table
 echo
