@@ -60,12 +60,21 @@ def _compiler_flags() -> list[str]:
     return flags
 
 
+def _build_directory(name: str) -> Path:
+    """Where the build named ``name`` lives: ``$TORCH_EXTENSIONS_DIR`` (default ``~/.cache/torch_extensions``)."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions"
+    return Path(root) / name
+
+
 @functools.cache
 def extension() -> ModuleType | None:
     """The compiled kernels, or None (``LIFTPOOL_NATIVE=0``, not Linux, or the build failed: warned once).
 
-    The build is named by a digest of the source and the flags, so two versions of the package on one machine do not
-    rebuild over each other; only Linux (gcc/clang with OpenMP) is built and tested.
+    The build is named by a digest of the source, the flags, the Python and the PyTorch version, so two versions of
+    the package, or two environments with different PyTorch versions, on one machine neither rebuild over each
+    other nor load a library built against another PyTorch (nor wait on another version's lock file: PyTorch 2.11
+    waited forever on the one 2.14 leaves). A first build says so on stderr; only Linux (gcc/clang with OpenMP) is
+    built and tested.
     """
     if os.environ.get("LIFTPOOL_NATIVE", "1") == "0" or not sys.platform.startswith("linux"):
         return None
@@ -73,9 +82,20 @@ def extension() -> ModuleType | None:
 
     flags = _compiler_flags()
     try:
-        digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+        versions = f"{' '.join(flags)} python {sys.version_info[:2]} torch {torch.__version__}"
+        name = f"liftpool_lifting_cpu_{hashlib.sha256(SOURCE.read_bytes() + versions.encode()).hexdigest()[:12]}"
+        directory = _build_directory(name)
+        directory.mkdir(parents=True, exist_ok=True)
+        if not (directory / f"{name}.so").exists():
+            lock = directory / "lock"
+            stale = f"; if it never ends, delete {lock} (left by a build that was stopped)" if lock.exists() else ""
+            print(
+                f"LiftPool: building the C++ CPU kernels in {directory} (first use with this PyTorch, about 30 s)"
+                + stale,
+                file=sys.stderr,
+            )
         return cpp_extension.load(
-            f"liftpool_lifting_cpu_{digest}", [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"]
+            name, [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"], build_directory=str(directory)
         )
     except Exception as error:  # no compiler or ninja, a source missing from the install: PyTorch steps serve
         message = str(error).strip().splitlines()

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
+from torch.torch_version import TorchVersion
 
 from liftpool_lightning.nn import fused_ladder
 from liftpool_lightning.nn.constants import (
@@ -71,10 +72,22 @@ def _unstack(x: Tensor, parts: int) -> list[Tensor]:
     return list(x.unflatten(0, (parts, -1)).unbind(0)) if parts > 1 else [x]
 
 
+# Before PyTorch 2.14 TorchDynamo answered torch.compiler.is_exporting() with a constant True, under torch.compile
+# too (pytorch/pytorch#176347, fixed by #176499): there a compiled model would have taken the generic path.
+_DYNAMO_KNOWS_EXPORT = TorchVersion(torch.__version__) >= (2, 14)
+
+
 def _exporting() -> bool:
     """Whether a graph export traces this call: ``torch.export`` / the dynamo-based ONNX exporter, or the
-    TorchScript-based ONNX exporter."""
-    return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
+    TorchScript-based ONNX exporter. Before PyTorch 2.14 only exports that do not trace with TorchDynamo count
+    (``torch.export``'s default, ``strict=False``, and ONNX's): there TorchDynamo cannot tell an export from
+    torch.compile, and torch.compile must get the fused steps; a ``strict=True`` export then keeps them as custom
+    ops."""
+    if torch.onnx.is_in_onnx_export():
+        return True
+    if not torch.compiler.is_exporting():
+        return False
+    return _DYNAMO_KNOWS_EXPORT or not torch.compiler.is_dynamo_compiling()
 
 
 _NOT_SCRIPTABLE = (

@@ -54,3 +54,37 @@ def test_compiled_fixed_schemes_match_eager(lifting: str) -> None:
     pool = LiftDownPool2d(lifting=lifting)
     x = torch.randn(2, 3, 15, 16)
     torch.testing.assert_close(torch.compile(pool)(x), pool(x))
+
+
+def _compiled_ops(model: nn.Module, x: torch.Tensor) -> set[str]:
+    """The ops of the graph torch.compile captures for ``model(x)``."""
+    ops: set[str] = set()
+
+    def backend(graph: torch.fx.GraphModule, example_inputs: list) -> object:
+        ops.update(str(node.target) for node in graph.graph.nodes if node.op == "call_function")
+        return graph.forward
+
+    torch._dynamo.reset()
+    torch.compile(model, backend=backend)(x)
+    return ops
+
+
+@pytest.mark.parametrize("dynamo_knows_export", [True, False])
+def test_compiled_takes_the_fused_steps_even_where_dynamo_calls_it_an_export(
+    monkeypatch: pytest.MonkeyPatch, dynamo_knows_export: bool
+) -> None:
+    """Before PyTorch 2.14 TorchDynamo answered ``is_exporting()`` with True under torch.compile too: a compiled
+    model took the generic path (measured on 2.11: bfloat16 convolutions under autocast). Simulated here."""
+    from liftpool_lightning.nn import pool as pool_module
+
+    model, x = _EncoderDecoder(), torch.randn(2, 3, 9, 10)
+    assert any("liftpool" in op for op in _compiled_ops(model, x))  # this PyTorch: the fused custom ops
+    # what TorchDynamo < 2.14 said while tracing (outside, torch.compile itself asks and must hear False)
+    monkeypatch.setattr(torch.compiler, "is_exporting", lambda: torch.compiler.is_dynamo_compiling())
+    monkeypatch.setattr(pool_module, "_DYNAMO_KNOWS_EXPORT", dynamo_knows_export)
+    ops = _compiled_ops(model, x)
+    if dynamo_knows_export:  # a real export from PyTorch 2.14 on: standard ops only
+        assert not any("liftpool" in op for op in ops) and any("conv" in op for op in ops)
+    else:
+        assert any("liftpool" in op for op in ops)
+    torch._dynamo.reset()

@@ -3,6 +3,7 @@ and thread counts; what they keep for the backward; how the build is found, skip
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -169,5 +170,35 @@ def test_liftpool_native_0_skips_the_build(monkeypatch: pytest.MonkeyPatch) -> N
     native_lifting.extension.cache_clear()
     try:
         assert native_lifting.extension() is None
+    finally:
+        native_lifting.extension.cache_clear()
+
+
+def test_builds_are_kept_apart_per_pytorch_version_and_a_first_build_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    builds: list[tuple[str, str]] = []
+    monkeypatch.setattr(cpp_extension, "load", lambda name, *a, **k: builds.append((name, k["build_directory"])) or 1)
+
+    def build(version: str) -> str:
+        monkeypatch.setattr(torch, "__version__", version)
+        native_lifting.extension.cache_clear()
+        assert native_lifting.extension() == 1
+        return capsys.readouterr().err
+
+    try:
+        first, second = build("2.11.0"), build("2.14.1")
+        (old, old_directory), (new, new_directory) = builds
+        assert old != new and Path(old_directory) == tmp_path / old and Path(new_directory) == tmp_path / new
+        assert (
+            first
+            == f"LiftPool: building the C++ CPU kernels in {old_directory} (first use with this PyTorch, about 30 s)\n"
+        )
+        assert second.startswith(f"LiftPool: building the C++ CPU kernels in {new_directory}")
+        (tmp_path / new / "lock").touch()  # a build stopped half-way leaves its lock: the message says what to delete
+        assert f"if it never ends, delete {tmp_path / new / 'lock'}" in build("2.14.1")
+        (tmp_path / new / f"{new}.so").touch()  # built: loading says nothing
+        assert build("2.14.1") == ""
     finally:
         native_lifting.extension.cache_clear()
