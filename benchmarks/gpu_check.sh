@@ -87,10 +87,11 @@ bench_args=(--device cuda --workloads vgg13 resnet18 segnet --rounds 2 --repeats
 if [ "$rehearse" = 1 ]; then
     stage layer_tests_cuda_standin 900 "$python" -m pytest -q -p no:cacheprovider --cuda-standin tests/nn \
         tests/cli/test_precision_fit.py
-    on_cpu=(--trainer.accelerator=cpu --trainer.limit_train_batches=3 --trainer.limit_val_batches=2)
+    on_cpu=(--trainer.accelerator=cpu --trainer.sync_batchnorm=false --trainer.limit_train_batches=3
+            --trainer.limit_val_batches=2)  # SyncBatchNorm needs GPU modules
     bench_args=(--device cpu --workloads vgg13 --rounds 1 --repeats 2 --warmup 1)
 else
-    stage gpu_tests 120 "$python" -m pytest -m gpu -q -p no:cacheprovider tests/nn/test_cuda.py
+    stage gpu_tests 240 "$python" -m pytest -m gpu -q -p no:cacheprovider tests/nn/test_cuda.py
 fi
 stage fit_gpu_preset 150 "$python" -m liftpool_lightning fit "${fit_args[@]}" --config configs/trainer/gpu.yaml \
     "${on_cpu[@]}" --trainer.default_root_dir="$out/runs/gpu" --trainer.logger.init_args.save_dir="$out/runs/gpu"

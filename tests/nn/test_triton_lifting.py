@@ -22,6 +22,8 @@ from liftpool_lightning.nn import (
     triton_lifting,
 )
 from liftpool_lightning.nn.step_implementations import steps_for
+from tests.nn.triton_parity import TRITON_CASES as CASES
+from tests.nn.triton_parity import triton_case
 
 pytestmark = pytest.mark.skipif(
     not triton_lifting.available() or (not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1"),
@@ -67,6 +69,15 @@ def test_triton_matches_the_generic_path(down_class: type, up_class: type, shape
     expected = _outputs(generic, up_class, x)
     for result, wanted in zip(got, expected, strict=True):
         torch.testing.assert_close(result, wanted, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, pytest.param(torch.bfloat16, marks=pytest.mark.interpreter)])
+@pytest.mark.parametrize("name", [n if "1d" in n else pytest.param(n, marks=pytest.mark.interpreter) for n in CASES])
+def test_the_gpu_parity_cases_pass_through_the_interpreter(name: str, dtype: torch.dtype) -> None:
+    """``test_cuda.py`` runs these on a GPU with the compiled kernels: here the test itself is checked (2D and 3D
+    take 1-3 minutes each through the interpreter: ``-m interpreter``)."""
+    with _triton():
+        triton_case(name, "cpu", dtype)
 
 
 def test_bfloat16_features_stay_bfloat16_with_float32_losses() -> None:
