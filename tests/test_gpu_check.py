@@ -4,8 +4,10 @@ benchmarks/gpu_check_wheels.sh refuses a package it cannot pin."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,21 @@ def test_wheels_script_refuses_a_package_not_installed_here(tmp_path: Path) -> N
     assert result.stderr.strip().splitlines()[-1] == (
         "gpu_check_wheels: no_such_package_for_liftpool is not installed here; install it or name another package"
     )
+
+
+@pytest.mark.slow
+def test_the_rehearsal_runs_every_stage_on_a_cpu(tmp_path: Path) -> None:
+    """``--rehearse``: the same script and command lines on the CPU (about 2-3 minutes here); every stage exits 0 and
+    the benchmark's table is printed."""
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--rehearse", str(tmp_path / "out")],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = dict(line.strip("| ").split(" | ") for line in result.stdout.splitlines() if " | exit " in line)
+    stages = ["layer_tests_cuda_standin", "fit_gpu_preset", "fit_ddp_preset_one_device", "benchmark_bf16"]
+    assert list(rows) == stages and all(row.startswith("exit 0,") for row in rows.values()), rows
+    assert "| vgg13 | " in result.stdout and (tmp_path / "out" / "benchmark_bf16.json").is_file()
