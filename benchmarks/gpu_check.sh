@@ -5,6 +5,7 @@
 #
 #   bash benchmarks/gpu_check.sh [OUTPUT_DIR]        # default: $OUT if set, else ./gpu_check
 #   bash benchmarks/gpu_check.sh --rehearse [OUTPUT_DIR]
+#   bash benchmarks/gpu_check.sh --help
 #
 # --rehearse, on a machine without a GPU: the same script, wheels and command lines on the CPU, to find what would
 # break before GPU time is spent (run it with PYTHON set to an environment holding the GPU machine's versions): the
@@ -22,10 +23,19 @@
 #       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl NAME==VERSION
 set -uo pipefail
 rehearse=0
-if [ "${1:-}" = "--rehearse" ]; then rehearse=1; shift; fi
+out_arg=""
+for argument in "$@"; do
+    case "$argument" in
+        --rehearse) rehearse=1 ;;
+        -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "gpu_check: unknown option $argument (options: --rehearse, --help)" >&2; exit 2 ;;
+        *) if [ -n "$out_arg" ]; then echo "gpu_check: one OUTPUT_DIR only, got $out_arg and $argument" >&2; exit 2; fi
+           out_arg="$argument" ;;
+    esac
+done
 cd "$(dirname "$0")/.."
 repo="$PWD"
-out="${1:-${OUT:-$repo/gpu_check}}"
+out="${out_arg:-${OUT:-$repo/gpu_check}}"
 mkdir -p "$out"
 python="${PYTHON:-python3}"
 start=$SECONDS
@@ -94,9 +104,9 @@ else
     stage gpu_tests 240 "$python" -m pytest -m gpu -q -p no:cacheprovider tests/nn/test_cuda.py
 fi
 stage fit_gpu_preset 150 "$python" -m liftpool_lightning fit "${fit_args[@]}" --config configs/trainer/gpu.yaml \
-    "${on_cpu[@]}" --trainer.default_root_dir="$out/runs/gpu" --trainer.logger.init_args.save_dir="$out/runs/gpu"
+    ${on_cpu[@]+"${on_cpu[@]}"} --trainer.default_root_dir="$out/runs/gpu" --trainer.logger.init_args.save_dir="$out/runs/gpu"
 stage fit_ddp_preset_one_device 150 "$python" -m liftpool_lightning fit "${fit_args[@]}" \
-    --config configs/trainer/ddp.yaml --trainer.devices=1 "${on_cpu[@]}" \
+    --config configs/trainer/ddp.yaml --trainer.devices=1 ${on_cpu[@]+"${on_cpu[@]}"} \
     --trainer.default_root_dir="$out/runs/ddp" --trainer.logger.init_args.save_dir="$out/runs/ddp"
 stage benchmark_bf16 240 "$python" benchmarks/bench_liftpool.py "${bench_args[@]}" --bf16 --channels-last \
     --json "$out/benchmark_bf16.json"

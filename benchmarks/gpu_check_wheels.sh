@@ -5,9 +5,10 @@
 #
 #   bash benchmarks/gpu_check_wheels.sh [PACKAGE ...]     # default: jsonargparse docstring_parser typeshed_client
 #
-# The default list is what the device machines' image lacked when it was last read (/work/.library/device/KINDS.md:
-# it has torch, lightning, torchvision, triton, torchmetrics, pytest, scipy, matplotlib, PyYAML). PYTHON_VERSION
-# (default 3.12) and PYTHON (default python3, the environment whose versions are taken) can be set.
+# The default list suits a GPU machine that has torch, lightning, torchvision, triton, torchmetrics, pytest,
+# pytest-timeout, scipy, matplotlib and PyYAML but not jsonargparse (the GPU machines this project is lent, as last
+# listed). PYTHON_VERSION (default 3.12) and PYTHON (default python3, the environment whose versions are taken) can
+# be set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"

@@ -6,7 +6,8 @@ The layers' fast paths (the C++ CPU kernels and the PyTorch fused steps) are ``t
 ``torch.onnx.is_in_onnx_export()``: the TorchScript-based one), the layer takes its generic path instead, which
 computes the same function with standard torch ops (convolutions, ``index_select`` padding, ``tanh``). That check
 sits in the layer itself, so a plain ``torch.onnx.export`` / ``torch.export.export`` of any model gets standard ops
-too; :func:`export_model` is a convenience around those two calls.
+too (with PyTorch older than 2.14 not a ``strict=True`` export: see ``nn.pool._exporting``); :func:`export_model` is
+a convenience around those two calls, inside ``nn.pool.standard_ops()``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
+
+from liftpool_lightning.nn.pool import standard_ops
 
 ExportFormat = Literal["onnx", "torch_export"]
 FORMATS: tuple[str, ...] = ("onnx", "torch_export")
@@ -69,7 +72,7 @@ def export_model(
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), standard_ops():  # the generic path, whichever way the exporter traces
             if format == "onnx":
                 torch.onnx.export(
                     module,
@@ -83,7 +86,7 @@ def export_model(
                     verbose=False,
                 )
             else:
-                program = torch.export.export(module, (example_input,), dynamic_shapes=dynamic_shapes)
+                program = torch.export.export(module, (example_input,), dynamic_shapes=dynamic_shapes, strict=False)
                 torch.export.save(program, str(path))
     finally:
         module.train(was_training)

@@ -40,6 +40,18 @@ def test_missing_packages_without_wheels_is_one_line(tmp_path: Path) -> None:
     assert "no wheels in $LIFTPOOL_WHEELS" in line
 
 
+def test_options_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    for arguments, message in [
+        (["--bogus"], "gpu_check: unknown option --bogus (options: --rehearse, --help)"),
+        (["a", "b"], "gpu_check: one OUTPUT_DIR only, got a and b"),
+    ]:
+        result = subprocess.run(["bash", str(SCRIPT), *arguments], capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stderr.strip()) == (2, message)
+    usage = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 0 and "bash benchmarks/gpu_check.sh --rehearse [OUTPUT_DIR]" in usage.stdout
+
+
+@pytest.mark.skipif(shutil.which("python3") is None, reason="needs a python3 on PATH")
 def test_wheels_script_refuses_a_package_not_installed_here(tmp_path: Path) -> None:
     script = SCRIPT.with_name("gpu_check_wheels.sh")
     result = subprocess.run(
@@ -60,7 +72,7 @@ def test_the_rehearsal_runs_every_stage_on_a_cpu(tmp_path: Path) -> None:
         env={**os.environ, "PYTHON": sys.executable},
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1500,  # the stages' own limits add up to 1440 s
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = dict(line.strip("| ").split(" | ") for line in result.stdout.splitlines() if " | exit " in line)

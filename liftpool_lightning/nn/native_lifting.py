@@ -7,7 +7,8 @@ cache, vectorised over channels with ATen's ``Vectorized`` and run in parallel w
 recomputes P and U from the step's input, so a step keeps nothing but its input and output bands for the backward.
 
 The extension is compiled with ``torch.utils.cpp_extension.load`` the first time a layer runs on CPU (about 30 s;
-cached in ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, and rebuilt when the source changes). It
+cached in ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, one build per source, flags, Python and
+PyTorch version; a first build says so on stderr). It
 needs a C++ compiler and ninja. Where the build fails the layers warn once and use ``fused_lifting``, which computes
 the same function; ``LIFTPOOL_NATIVE=0`` skips the build. Each step is a ``torch.library`` custom op, like
 ``fused_lifting``'s, so torch.compile keeps it as one node.
@@ -61,20 +62,34 @@ def _compiler_flags() -> list[str]:
 
 
 def _build_directory(name: str) -> Path:
-    """Where the build named ``name`` lives: ``$TORCH_EXTENSIONS_DIR`` (default ``~/.cache/torch_extensions``)."""
-    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions"
-    return Path(root) / name
+    """Where the build named ``name`` lives: in ``$TORCH_EXTENSIONS_DIR``, else PyTorch's default root for
+    extensions (``~/.cache/torch_extensions``, or under ``$XDG_CACHE_HOME``)."""
+    from torch.utils import cpp_extension
+
+    return Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()) / name
+
+
+def _announce_build(directory: Path, name: str, file_baton: bool) -> None:
+    """A line on stderr before a first build (it takes about 30 s), and, where PyTorch locks builds with a file
+    that must not exist (before 2.14: it waits for it forever, built or not), which file to delete if one is left."""
+    lock = directory / "lock"
+    stale = f"; if it never ends, delete {lock} (left by a build that was stopped)" if lock.exists() else ""
+    if not (directory / f"{name}.so").exists():
+        print(f"LiftPool: building the C++ CPU kernels in {directory} (first use of this build, about 30 s){stale}",
+              file=sys.stderr)  # fmt: skip
+    elif file_baton and stale:
+        print(f"LiftPool: loading the C++ CPU kernels from {directory}{stale}", file=sys.stderr)
 
 
 @functools.cache
 def extension() -> ModuleType | None:
     """The compiled kernels, or None (``LIFTPOOL_NATIVE=0``, not Linux, or the build failed: warned once).
 
-    The build is named by a digest of the source, the flags, the Python and the PyTorch version, so two versions of
-    the package, or two environments with different PyTorch versions, on one machine neither rebuild over each
-    other nor load a library built against another PyTorch (nor wait on another version's lock file: PyTorch 2.11
-    waited forever on the one 2.14 leaves). A first build says so on stderr; only Linux (gcc/clang with OpenMP) is
-    built and tested.
+    The build is named by a digest of the source, the flags, the Python build and the PyTorch version, so two
+    versions of the package, or two environments with different PyTorch versions, on one machine neither rebuild
+    over each other nor load a library built against another PyTorch (nor wait on another version's lock file:
+    PyTorch 2.11 waited forever on the one 2.14 leaves). A first build says so on stderr; only Linux (gcc/clang with
+    OpenMP) is built and tested.
     """
     if os.environ.get("LIFTPOOL_NATIVE", "1") == "0" or not sys.platform.startswith("linux"):
         return None
@@ -82,18 +97,12 @@ def extension() -> ModuleType | None:
 
     flags = _compiler_flags()
     try:
-        versions = f"{' '.join(flags)} python {sys.version_info[:2]} torch {torch.__version__}"
+        python = f"{sys.version_info[:2]}{sys.abiflags}"  # 3.13 and free-threaded 3.13t are different builds
+        versions = f"{' '.join(flags)} python {python} torch {torch.__version__}"
         name = f"liftpool_lifting_cpu_{hashlib.sha256(SOURCE.read_bytes() + versions.encode()).hexdigest()[:12]}"
         directory = _build_directory(name)
         directory.mkdir(parents=True, exist_ok=True)
-        if not (directory / f"{name}.so").exists():
-            lock = directory / "lock"
-            stale = f"; if it never ends, delete {lock} (left by a build that was stopped)" if lock.exists() else ""
-            print(
-                f"LiftPool: building the C++ CPU kernels in {directory} (first use with this PyTorch, about 30 s)"
-                + stale,
-                file=sys.stderr,
-            )
+        _announce_build(directory, name, file_baton=not hasattr(cpp_extension, "FileLock"))
         return cpp_extension.load(
             name, [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"], build_directory=str(directory)
         )

@@ -8,12 +8,13 @@ with the same P/U and reconstructs the input exactly when given the true ``ll`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
-from torch.torch_version import TorchVersion
 
 from liftpool_lightning.nn import fused_ladder
 from liftpool_lightning.nn.constants import (
@@ -73,17 +74,32 @@ def _unstack(x: Tensor, parts: int) -> list[Tensor]:
 
 
 # Before PyTorch 2.14 TorchDynamo answered torch.compiler.is_exporting() with a constant True, under torch.compile
-# too (pytorch/pytorch#176347, fixed by #176499): there a compiled model would have taken the generic path.
-_DYNAMO_KNOWS_EXPORT = TorchVersion(torch.__version__) >= (2, 14)
+# too (pytorch/pytorch#176347, fixed by #176499): there a compiled model would have taken the generic path. Release
+# numbers only: a 2.14 pre-release or source build ("2.14.0a0+git...") counts as 2.14.
+_DYNAMO_KNOWS_EXPORT = tuple(int(part) for part in re.findall(r"\d+", torch.__version__)[:2]) >= (2, 14)
+_standard_ops_depth = 0  # open ``standard_ops()`` blocks
+
+
+@contextlib.contextmanager
+def standard_ops() -> Iterator[None]:
+    """Within the block every LiftPool layer takes its generic path (standard torch ops, no ``liftpool::`` custom
+    op), whatever traces it: what ``liftpool_lightning.export.export_model`` exports under, so that a strict
+    ``torch.export`` (the default before PyTorch 2.7) gets standard ops on PyTorch < 2.14 too. Not thread-local."""
+    global _standard_ops_depth
+    _standard_ops_depth += 1
+    try:
+        yield
+    finally:
+        _standard_ops_depth -= 1
 
 
 def _exporting() -> bool:
-    """Whether a graph export traces this call: ``torch.export`` / the dynamo-based ONNX exporter, or the
-    TorchScript-based ONNX exporter. Before PyTorch 2.14 only exports that do not trace with TorchDynamo count
-    (``torch.export``'s default, ``strict=False``, and ONNX's): there TorchDynamo cannot tell an export from
-    torch.compile, and torch.compile must get the fused steps; a ``strict=True`` export then keeps them as custom
-    ops."""
-    if torch.onnx.is_in_onnx_export():
+    """Whether this call is exported: inside ``standard_ops()``, or traced by a graph export (``torch.export``, the
+    dynamo-based ONNX exporter, the TorchScript-based one). Before PyTorch 2.14 an export that traces with
+    TorchDynamo (``torch.export(..., strict=True)``, the default before 2.7) cannot be told from torch.compile,
+    which must get the fused steps: there only exports outside TorchDynamo count (``strict=False``, ONNX's
+    exporter), and ``standard_ops()`` covers the rest."""
+    if _standard_ops_depth or torch.onnx.is_in_onnx_export():
         return True
     if not torch.compiler.is_exporting():
         return False

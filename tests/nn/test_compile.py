@@ -88,3 +88,16 @@ def test_compiled_takes_the_fused_steps_even_where_dynamo_calls_it_an_export(
     else:
         assert any("liftpool" in op for op in ops)
     torch._dynamo.reset()
+
+
+def test_standard_ops_keeps_every_custom_op_out_of_a_traced_graph() -> None:
+    """What ``export_model`` exports under: a strict torch.export before PyTorch 2.14 looks like torch.compile to the
+    layers, so the block is what keeps the ``liftpool::`` custom ops out of its graph."""
+    from liftpool_lightning.nn.pool import standard_ops
+
+    model, x = _EncoderDecoder(), torch.randn(2, 3, 9, 10)
+    with standard_ops():
+        ops = _compiled_ops(model, x)
+    assert not any("liftpool" in op for op in ops) and any("conv" in op for op in ops)
+    assert any("liftpool" in op for op in _compiled_ops(model, x))  # after the block: the fused steps again
+    torch._dynamo.reset()

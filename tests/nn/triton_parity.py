@@ -41,6 +41,7 @@ def triton_case(name: str, device: str, dtype: torch.dtype = torch.float32, comp
     CPU: every output, loss and gradient within the dtype's tolerance."""
     down_class, up_class, shape, options = TRITON_CASES[name]
     options = {"bands": "all", "init": "kaiming", **options}
+    torch.manual_seed(0)
     reference = down_class(shape[1], fused=False, dtype=torch.float64, **options)
     layer = down_class(shape[1], device=device, **options)
     layer.load_state_dict(reference.state_dict())
