@@ -7,7 +7,7 @@ float16 first, so every run sees the same values. Table 2: each backward kernel 
 captured and rerun on the same inputs in float32: how far its float16 results are from that (a faithful kernel
 differs by about its outputs' rounding).
 
-    python benchmarks/triton_half_precision.py [--no-losses]      # 4-5 minutes on 2 CPU cores
+    python benchmarks/triton_half_precision.py [--no-losses]      # about 3 minutes on 2 CPU cores
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import copy
 import os
+from unittest import mock
 
 os.environ.setdefault("TRITON_INTERPRET", "1")  # before Triton is imported
 os.environ.setdefault("LIFTPOOL_NATIVE", "0")  # the CUDA branch's steps on CPU (the C++ kernels off)
@@ -50,6 +51,21 @@ def _gradients(reference, x, dtype, fused: bool, triton: bool, losses: bool) -> 
     return {"output": out.detach(), "input": x.grad, **{n: p.grad for n, p in down.named_parameters()}}
 
 
+def _recording(calls: list) -> contextlib.ExitStack:
+    """Within the block each backward kernel call is also kept in ``calls``: (name, args, kwargs, results)."""
+    stack = contextlib.ExitStack()
+    for name in BACKWARDS:
+        original = getattr(triton_lifting, name)
+
+        def call(*a, _name=name, _original=original, **k):
+            result = _original(*a, **k)
+            calls.append((_name, a, k, result))
+            return result
+
+        stack.enter_context(mock.patch.object(triton_lifting, name, call))
+    return stack
+
+
 def _float32(value):
     """float16 tensors as float32, anything else as it is."""
     return value.float() if isinstance(value, Tensor) and value.dtype == torch.float16 else value
@@ -66,25 +82,13 @@ def main() -> None:
     with torch.backends.mkldnn.flags(enabled=False):  # as on the CUDA stand-in
         reference, x = _reference()
         truth = _gradients(reference, x, torch.float64, False, False, not args.no_losses)
-        calls: list[tuple[str, tuple, dict]] = []
-        originals = {name: getattr(triton_lifting, name) for name in BACKWARDS}
-
-        def recording(name):
-            def call(*a, **k):
-                calls.append((name, a, k))
-                return originals[name](*a, **k)
-
-            return call
-
+        calls: list[tuple[str, tuple, dict, tuple]] = []
         runs = {"autograd f16": (torch.float16, False, False), "PyTorch steps f16": (torch.float16, True, False),
                 "Triton f16": (torch.float16, True, True), "Triton f32": (torch.float32, True, True)}  # fmt: skip
         results = {}
         for label, (dtype, fused, triton) in runs.items():
-            for name in BACKWARDS:  # record the kernels' calls of the Triton float16 run only
-                setattr(triton_lifting, name, recording(name) if label == "Triton f16" else originals[name])
-            results[label] = _gradients(reference, x, dtype, fused, triton, not args.no_losses)
-        for name in BACKWARDS:
-            setattr(triton_lifting, name, originals[name])
+            with _recording(calls) if label == "Triton f16" else contextlib.nullcontext():
+                results[label] = _gradients(reference, x, dtype, fused, triton, not args.no_losses)
 
         print("relative error against float64 (input and parameters rounded to float16 first)")
         print(f"| tensor | {' | '.join(runs)} |\n|---|{'---|' * len(runs)}")
@@ -95,9 +99,8 @@ def main() -> None:
         print("| call | gradient of the input or bands, then P's and U's weight, bias, pointwise weight, bias |")
         print("|---|---|")
         with triton_lifting.triton_steps():
-            for index, (name, a, k) in enumerate(calls):
-                half = originals[name](*a, **k)
-                single = originals[name](*pytree.tree_map(_float32, a), **pytree.tree_map(_float32, k))
+            for index, (name, a, k, half) in enumerate(calls):
+                single = getattr(triton_lifting, name)(*pytree.tree_map(_float32, a), **pytree.tree_map(_float32, k))
                 pairs = zip([half[0], *half[1]], [single[0], *single[1]], strict=True)
                 errors = [f"{_error(h, s):.1e}" for h, s in pairs if h is not None]
                 print(f"| {index} {name} | {' '.join(errors)} |")

@@ -86,7 +86,7 @@ def export_model(
                     verbose=False,
                 )
             else:
-                program = torch.export.export(module, (example_input,), dynamic_shapes=dynamic_shapes, strict=False)
+                program = torch.export.export(module, (example_input,), dynamic_shapes=dynamic_shapes)
                 torch.export.save(program, str(path))
     finally:
         module.train(was_training)

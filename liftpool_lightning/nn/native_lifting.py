@@ -61,14 +61,6 @@ def _compiler_flags() -> list[str]:
     return flags
 
 
-def _build_directory(name: str) -> Path:
-    """Where the build named ``name`` lives: in ``$TORCH_EXTENSIONS_DIR``, else PyTorch's default root for
-    extensions (``~/.cache/torch_extensions``, or under ``$XDG_CACHE_HOME``)."""
-    from torch.utils import cpp_extension
-
-    return Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()) / name
-
-
 def _announce_build(directory: Path, name: str, file_baton: bool) -> None:
     """A line on stderr before a first build (it takes about 30 s), and, where PyTorch locks builds with a file
     that must not exist (before 2.14: it waits for it forever, built or not), which file to delete if one is left."""
@@ -100,7 +92,8 @@ def extension() -> ModuleType | None:
         python = f"{sys.version_info[:2]}{sys.abiflags}"  # 3.13 and free-threaded 3.13t are different builds
         versions = f"{' '.join(flags)} python {python} torch {torch.__version__}"
         name = f"liftpool_lifting_cpu_{hashlib.sha256(SOURCE.read_bytes() + versions.encode()).hexdigest()[:12]}"
-        directory = _build_directory(name)
+        root = os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()  # as PyTorch's
+        directory = Path(root) / name
         directory.mkdir(parents=True, exist_ok=True)
         _announce_build(directory, name, file_baton=not hasattr(cpp_extension, "FileLock"))
         return cpp_extension.load(

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from liftpool_lightning import lifting_loss
 from liftpool_lightning.nn import (
     LiftDownPool1d,
     LiftDownPool2d,
@@ -23,7 +22,7 @@ from liftpool_lightning.nn import (
 )
 from liftpool_lightning.nn.step_implementations import steps_for
 from tests.nn.triton_parity import TRITON_CASES as CASES
-from tests.nn.triton_parity import triton_case
+from tests.nn.triton_parity import outputs, triton_case
 
 pytestmark = pytest.mark.skipif(
     not triton_lifting.available() or (not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1"),
@@ -35,14 +34,6 @@ pytestmark = pytest.mark.skipif(
 def _triton() -> Iterator[None]:
     with native_lifting.pytorch_steps(), triton_lifting.triton_steps():
         yield
-
-
-def _outputs(down: torch.nn.Module, up_class: type, x: torch.Tensor) -> list[torch.Tensor]:
-    up = up_class(down)
-    pooled = down(x)
-    rebuilt = up(pooled * 0.5)
-    loss = pooled.square().mean() + rebuilt.sin().mean() + lifting_loss(down, 0.3, 0.7)
-    return [pooled, rebuilt, *down.last_losses, *torch.autograd.grad(loss, [x, *down.parameters()])]
 
 
 @pytest.mark.parametrize(
@@ -65,8 +56,8 @@ def test_triton_matches_the_generic_path(down_class: type, up_class: type, shape
     generic.load_state_dict(triton_layer.state_dict())
     x = torch.randn(*shape, requires_grad=True)
     with _triton():
-        got = _outputs(triton_layer, up_class, x)
-    expected = _outputs(generic, up_class, x)
+        got = outputs(triton_layer, up_class, x)
+    expected = outputs(generic, up_class, x)
     for result, wanted in zip(got, expected, strict=True):
         torch.testing.assert_close(result, wanted, rtol=2e-4, atol=2e-5)
 

@@ -27,7 +27,7 @@ TRITON_CASES = {
 }  # fmt: skip
 
 
-def _outputs(down: nn.Module, up_class: type, x: torch.Tensor) -> list[torch.Tensor]:
+def outputs(down: nn.Module, up_class: type, x: torch.Tensor) -> list[torch.Tensor]:
     """Pooled map, rebuilt input, both losses, and the gradients of x and of every parameter."""
     up = up_class(down)  # before the down-pool runs: it keeps its detail bands for a paired up-pool
     pooled = down(x)
@@ -49,9 +49,9 @@ def triton_case(name: str, device: str, dtype: torch.dtype = torch.float32, comp
     x = torch.randn(shape, dtype=torch.float64)
     x_device = x.to(device, dtype).requires_grad_()
     assert steps_for(x_device) is triton_lifting, "the Triton kernels do not serve this input"
-    run = torch.compile(_outputs, dynamic=False) if compiled else _outputs
+    run = torch.compile(outputs, dynamic=False) if compiled else outputs
     got = run(layer, up_class, x_device)
-    expected = _outputs(reference, up_class, x.requires_grad_())
+    expected = outputs(reference, up_class, x.requires_grad_())
     tolerance = {torch.float32: 2e-4, torch.bfloat16: 5e-2}[dtype]
     assert got[0].dtype == dtype and got[2].dtype == torch.float32  # bands in the features' dtype, losses float32
     for index, (result, wanted) in enumerate(zip(got, expected, strict=True)):
