@@ -1,13 +1,13 @@
 """Export a network with LiftPool layers to ONNX or to a ``torch.export`` program, and the ``liftpool export`` command.
 
-The layers' fast paths (the C++ CPU kernels and the PyTorch fused steps) are ``torch.library`` custom ops
+The layers' fast paths (the C++, Triton and PyTorch step backends) are ``torch.library`` custom ops
 (``liftpool::...``) that neither ONNX nor a machine without this package knows. While a graph export traces a layer
 (``torch.compiler.is_exporting()``: ``torch.export`` and the dynamo-based ONNX exporter;
 ``torch.onnx.is_in_onnx_export()``: the TorchScript-based one), the layer takes its generic path instead, which
 computes the same function with standard torch ops (convolutions, ``index_select`` padding, ``tanh``). That check
 sits in the layer itself, so a plain ``torch.onnx.export`` / ``torch.export.export`` of any model gets standard ops
-too (with PyTorch older than 2.14 not a ``strict=True`` export: see ``nn.pool._exporting``); :func:`export_model` is
-a convenience around those two calls, inside ``nn.pool.standard_ops()``.
+too (with PyTorch older than 2.14 not a ``strict=True`` export: see ``nn.backend_config.exporting``);
+:func:`export_model` is a convenience around those two calls, inside ``use_backend("generic")``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from liftpool_lightning.nn.pool import standard_ops
+from liftpool_lightning.nn.backend_config import use_backend
 
 ExportFormat = Literal["onnx", "torch_export"]
 FORMATS: tuple[str, ...] = ("onnx", "torch_export")
@@ -72,7 +72,7 @@ def export_model(
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad(), standard_ops():  # the generic path, whichever way the exporter traces
+        with torch.no_grad(), use_backend("generic"):  # the generic path, whichever way the exporter traces
             if format == "onnx":
                 torch.onnx.export(
                     module,

@@ -9,7 +9,7 @@ if not torch.cuda.is_available():  # the Triton kernels run on CPU tensors throu
 
 import pytest
 
-from liftpool_lightning.nn import native_lifting
+from liftpool_lightning.nn.backend_config import use_backend
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,9 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
 @contextlib.contextmanager
 def _cuda_standin() -> Iterator[None]:
     """The layers take the steps they take on a GPU (``fused_lifting``'s PyTorch steps with plain convolutions): the
-    C++ CPU kernels off (``native_lifting.pytorch_steps``) and oneDNN off (its fused CPU convolutions accept mixed
+    C++ CPU kernels off (``use_backend("pytorch")``) and oneDNN off (its fused CPU convolutions accept mixed
     dtypes that CUDA's do not, and would hide a dtype bug)."""
-    with native_lifting.pytorch_steps(), torch.backends.mkldnn.flags(enabled=False):
+    with use_backend("pytorch"), torch.backends.mkldnn.flags(enabled=False):
         yield
 
 

@@ -1,5 +1,5 @@
-"""The n-D ladder of a LiftDownPool / LiftUpPool on one channels-last band buffer, step by step (by the
-implementation ``step_implementations.steps_for`` picks for the tensor).
+"""The n-D ladder of a LiftDownPool / LiftUpPool on one channels-last band buffer, step by step, through the
+step backend ``backends.select`` picked for the layer.
 
 A ``(N, C, S_1, ..., S_n)`` input is viewed channels-last, ``(N, S_1, ..., S_n, C)`` (a free view when the input
 already is channels-last; otherwise the first step reads it strided). Lifting the last axis gives a buffer
@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from liftpool_lightning.nn._step_common import OperatorWeights, lifting_padding
+from liftpool_lightning.nn.backend_base import StepBackend
 from liftpool_lightning.nn.constants import PaddingMode
-from liftpool_lightning.nn.fused_lifting import OperatorWeights, lifting_padding
 from liftpool_lightning.nn.lifting import even_length, fit_length
-from liftpool_lightning.nn.step_implementations import steps_for
 
 
 def band_index(name: str) -> int:
@@ -38,6 +38,7 @@ def _rows(buffer: Tensor, axis: int) -> Tensor:
 
 
 def analysis(
+    steps: StepBackend,
     x: Tensor,
     predict: OperatorWeights,
     update: OperatorWeights,
@@ -55,7 +56,6 @@ def analysis(
     spatial_dims = x.ndim - 2
     padding = lifting_padding(kernel_size, padding_mode)
     buffer = x.movedim(1, -1)
-    steps = steps_for(x)
     c_u: Tensor | None = None
     c_p: Tensor | None = None
     for level in range(spatial_dims):
@@ -64,8 +64,9 @@ def analysis(
         trailing = buffer.shape[axis + 1 : -1]
         step_input = buffer.movedim(-1, 1) if level == 0 else _rows(buffer, axis)  # the input as it is: as_rows
         bands, step_c_u, step_c_p = steps.lift_rows(
-            step_input, padding, with_losses, predict, update, level == 0, losses_reach_input, activation
-        )
+            step_input, padding=padding, predict=predict, update=update, with_losses=with_losses, images=level == 0,
+            losses_reach_input=losses_reach_input, activation=activation,
+        )  # fmt: skip
         buffer = _unrows(bands, trailing)
         if level:
             buffer = buffer.flatten(0, 1)
@@ -77,6 +78,7 @@ def analysis(
 
 
 def synthesis(
+    steps: StepBackend,
     buffer: Tensor,
     input_size: Sequence[int],
     predict: OperatorWeights,
@@ -92,15 +94,15 @@ def synthesis(
     """
     spatial_dims = len(input_size)
     padding = lifting_padding(kernel_size, padding_mode)
-    steps = steps_for(buffer)
     for level in reversed(range(spatial_dims)):
         axis = buffer.ndim - 2 - level
         trailing = buffer.shape[axis + 1 : -1]
         pairs = buffer.unflatten(0, (2, buffer.shape[0] // 2))
         last = level == 0
         merged = steps.unlift_rows(
-            _rows(pairs, axis + 1), padding, last and channels_first, predict, update, activation
-        )
+            _rows(pairs, axis + 1), padding=padding, predict=predict, update=update,
+            channels_first=last and channels_first, activation=activation,
+        )  # fmt: skip
         buffer = fit_length(_unrows(merged, trailing), axis, input_size[-1 - level])
     return buffer.squeeze(0).movedim(-1, 1)
 

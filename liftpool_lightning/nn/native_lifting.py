@@ -16,37 +16,36 @@ the same function; ``LIFTPOOL_NATIVE=0`` skips the build. Each step is a ``torch
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
 
 import torch
 from torch import Tensor
 
-from liftpool_lightning.nn.fused_lifting import (
+from liftpool_lightning.nn import backend_config
+from liftpool_lightning.nn._step_common import (
     OperatorWeights,
     Padding,
-    _border_sources,
-    _dense_strides,
-    _flat,
-    _new_empty,
-    _no_double_backward,
-    _unlift_output,
     as_rows,
+    input_rows,
+    new_empty,
+    pack_weights,
     register_float32_autocast,
+    tap_sources,
+    unlift_output,
+    write_rows,
 )
-from liftpool_lightning.nn.kernel_autograd import register_unlift_autograd
+from liftpool_lightning.nn.backend_base import StepBackend
+from liftpool_lightning.nn.step_autograd import register_lift_autograd, register_unlift_autograd
 
 SOURCE = Path(__file__).parent / "csrc" / "lifting_cpu.cpp"
 DTYPES = (torch.float32, torch.float64)
-_T = TypeVar("_T")
 
 
 def _compiler_flags() -> list[str]:
@@ -83,7 +82,7 @@ def extension() -> ModuleType | None:
     PyTorch 2.11 waited forever on the one 2.14 leaves). A first build says so on stderr; only Linux (gcc/clang with
     OpenMP) is built and tested.
     """
-    if os.environ.get("LIFTPOOL_NATIVE", "1") == "0" or not sys.platform.startswith("linux"):
+    if not backend_config.native_enabled() or not sys.platform.startswith("linux"):
         return None
     from torch.utils import cpp_extension  # imported here: it is slow to import and only needed to build
 
@@ -115,68 +114,6 @@ def built() -> bool:
     return extension() is not None
 
 
-_pytorch_steps_depth = 0  # open ``pytorch_steps()`` blocks
-
-
-def serves(x: Tensor) -> bool:
-    """Whether the C++ kernels run steps on ``x`` (a CPU float32/float64 tensor, the extension built, and no
-    ``pytorch_steps()`` block open)."""
-    return not _pytorch_steps_depth and x.device.type == "cpu" and x.dtype in DTYPES and built()
-
-
-@contextlib.contextmanager
-def pytorch_steps() -> Iterator[None]:
-    """Within the block, the layers run ``fused_lifting``'s PyTorch steps instead of the C++ kernels (to compare
-    or benchmark the two in one process; ``LIFTPOOL_NATIVE=0`` does it for a whole process). Not thread-local."""
-    global _pytorch_steps_depth
-    _pytorch_steps_depth += 1
-    try:
-        yield
-    finally:
-        _pytorch_steps_depth -= 1
-
-
-@functools.lru_cache(maxsize=256)
-def tap_sources(n: int, padding: Padding) -> tuple[int, ...]:
-    """Source sample of each of the ``n + K - 1`` samples of the padded signal; -1 for a zero."""
-    sources = [-1] * (padding.left + n + padding.right)
-    sources[padding.left : padding.left + n] = range(n)
-    for position, source in _border_sources(n, padding):
-        sources[position] = source
-    return tuple(sources)
-
-
-def _five_d(rows: Tensor) -> Tensor | None:
-    """Rows ``(*batch, L, R, C)`` as a ``(B1, B2, L, R, C)`` view, or None where no view merges the batch axes."""
-    batch, tail = rows.shape[:-3], rows.shape[-3:]
-    if len(batch) <= 2:
-        return rows.view(*([1] * (2 - len(batch))), *batch, *tail)
-    for split in range(1, len(batch)):
-        try:
-            return rows.view(batch[:split].numel(), batch[split:].numel(), *tail)
-        except RuntimeError:
-            continue
-    return None
-
-
-def _input_rows(rows: Tensor) -> Tensor:
-    """``_five_d`` of rows the kernel reads; of a contiguous copy where no view exists."""
-    view = _five_d(rows)
-    return view if view is not None else _five_d(rows.contiguous())
-
-
-def _write_rows(out: Tensor, images: bool, kernel: Callable[[Tensor], _T]) -> _T:
-    """``kernel(rows)`` with a 5-D view of ``out``'s rows (``as_rows``) to write into; where no view exists, into a
-    contiguous buffer copied to ``out`` afterwards, so ``out`` keeps the layout the fake functions promise."""
-    view = _five_d(as_rows(out, images))
-    if view is not None:
-        return kernel(view)
-    buffer = torch.empty_like(out, memory_format=torch.contiguous_format)
-    result = kernel(_five_d(as_rows(buffer, images)))
-    out.copy_(buffer)
-    return result
-
-
 # ---------------------------------------------------------------------------------------------- forward step
 @torch.library.custom_op("liftpool::native_lift_rows", mutates_args=())
 def _native_lift(
@@ -193,7 +130,7 @@ def _native_lift(
     """[bands (2, *batch, L/2, R, C), c_u, c_p]; ``x`` rows or, with ``images``, see ``as_rows``."""
     x = as_rows(x, images)
     sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
-    bands, sums = extension().lift_forward(_input_rows(x), sources, weights, with_losses, activation == "tanh")
+    bands, sums = extension().lift_forward(input_rows(x), sources, weights, with_losses, activation == "tanh")
     count = bands[0].numel()
     totals = sums.tolist() if with_losses else [0.0, 0.0]
     c_u, c_p = (x.new_tensor(total / count) for total in totals)
@@ -214,21 +151,25 @@ def _native_lift_backward(
     grad_c_p: Tensor,
     x: Tensor,
     bands: Tensor,
+    kept: list[Tensor],
+    x_size: list[int],
+    x_strides: list[int],
     images: bool,
     left: int,
     right: int,
     mode: str,
     activation: str,
+    with_losses: bool,
     losses_reach_input: bool,
     weights: list[Tensor],
 ) -> list[Tensor]:
-    """[grad of x (in x's layout), grads of P's then U's parameters (empty for a missing bias)]; the losses'
-    gradients reach x only with ``losses_reach_input``."""
-    grad_x = _new_empty(bands, list(x.shape), _dense_strides(x))
-    rows = _input_rows(as_rows(x, images))
+    """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)]; the
+    losses' gradients reach x only with ``losses_reach_input``. P and U are recomputed from ``x`` (nothing kept)."""
+    grad_x = new_empty(bands, x_size, x_strides)
+    rows = input_rows(as_rows(x, images))
     sources = tap_sources(rows.shape[2] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
     count = bands[0].numel()
-    grads = _write_rows(
+    grads = write_rows(
         grad_x,
         images,
         lambda grad_rows: extension().lift_backward(
@@ -248,100 +189,91 @@ def _native_lift_backward(
 
 
 @_native_lift_backward.register_fake
-def _(grad_bands, grad_c_u, grad_c_p, x, bands, images, left, right, mode, activation, losses_reach_input, weights):
-    return [_new_empty(bands, list(x.shape), _dense_strides(x)), *(w.new_empty(w.shape) for w in weights)]
+def _(grad_bands, grad_c_u, grad_c_p, x, bands, kept, x_size, x_strides, images, left, right, mode, activation,
+      with_losses, losses_reach_input, weights):  # fmt: skip
+    return [new_empty(bands, x_size, x_strides), *(w.new_empty(w.shape) for w in weights)]
 
 
-def _setup_lift(ctx, inputs, output) -> None:
-    x, images, left, right, mode, activation, _, losses_reach_input, weights = inputs
-    ctx.options = (images, left, right, mode, activation, losses_reach_input)
-    ctx.set_materialize_grads(False)
-    ctx.save_for_backward(x, output[0], *weights)
-
-
-def _backward_lift(ctx, grads):
-    x, bands, *weights = ctx.saved_tensors
-    grad_bands, grad_c_u, grad_c_p = grads
-    grad_bands = torch.zeros_like(bands) if grad_bands is None else grad_bands
-    grad_c_u = bands.new_zeros(()) if grad_c_u is None else grad_c_u
-    grad_c_p = bands.new_zeros(()) if grad_c_p is None else grad_c_p
-    result = _native_lift_backward(grad_bands, grad_c_u, grad_c_p, x, bands, *ctx.options, weights)
-    return result[0], None, None, None, None, None, None, None, result[1:]
-
-
-_native_lift.register_autograd(_backward_lift, setup_context=_setup_lift)
+register_lift_autograd(_native_lift, _native_lift_backward)
 
 
 # ---------------------------------------------------------------------------------------------- inverse step
 @torch.library.custom_op("liftpool::native_unlift_rows", mutates_args=())
 def _native_unlift(
     bands: Tensor, left: int, right: int, mode: str, activation: str, channels_first: bool, weights: list[Tensor]
-) -> Tensor:
-    """Rows ``(*batch, 2n, R, C)`` from bands ``(2, *batch, n, R, C)`` (contiguous)."""
+) -> list[Tensor]:
+    """[rows ``(*batch, 2n, R, C)``] from bands ``(2, *batch, n, R, C)`` (contiguous)."""
     sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
-    out = _unlift_output(bands, channels_first)
+    out = unlift_output(bands, channels_first)
 
     def kernel(out_rows: Tensor) -> None:
         band_rows = bands.view(2, *out_rows.shape[:2], *bands.shape[-3:])
         extension().unlift_forward(band_rows, out_rows, sources, weights, activation == "tanh")
 
-    _write_rows(out, False, kernel)
-    return out
+    write_rows(out, False, kernel)
+    return [out]
 
 
 @_native_unlift.register_fake
 def _(bands, left, right, mode, activation, channels_first, weights):
-    return _unlift_output(bands, channels_first)
+    return [unlift_output(bands, channels_first)]
 
 
 @torch.library.custom_op("liftpool::native_unlift_rows_backward", mutates_args=())
 def _native_unlift_backward(
-    grad_x: Tensor, bands: Tensor, left: int, right: int, mode: str, activation: str, weights: list[Tensor]
-) -> list[Tensor]:
-    """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]."""
+    grad_x: Tensor, bands: Tensor, kept: list[Tensor], left: int, right: int, mode: str, activation: str,
+    weights: list[Tensor],
+) -> list[Tensor]:  # fmt: skip
+    """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]; P and U recomputed."""
     sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
-    rows = _input_rows(grad_x)
+    rows = input_rows(grad_x)
     band_rows = bands.view(2, *rows.shape[:2], *bands.shape[-3:])
     grad_bands, *grads = extension().unlift_backward(rows, band_rows, sources, weights, activation == "tanh")
     return [grad_bands.view(bands.shape), *grads]
 
 
 @_native_unlift_backward.register_fake
-def _(grad_x, bands, left, right, mode, activation, weights):
+def _(grad_x, bands, kept, left, right, mode, activation, weights):
     return [bands.new_empty(bands.shape), *(w.new_empty(w.shape) for w in weights)]
 
 
 register_unlift_autograd(_native_unlift, _native_unlift_backward)
-
-_native_lift_backward.register_autograd(_no_double_backward)
 register_float32_autocast(_native_lift, _native_lift_backward, _native_unlift, _native_unlift_backward)
 
 
-# ---------------------------------------------------------------------------------------------- public steps
-def lift_rows(
-    x: Tensor,
-    padding: Padding,
-    with_losses: bool,
-    predict: OperatorWeights,
-    update: OperatorWeights,
-    images: bool = False,
-    losses_reach_input: bool = False,
-    activation: str = "tanh",
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``fused_lifting.lift_rows`` with the C++ kernel (check ``serves(x)`` first)."""
-    weights = _flat(predict, update, x)
-    bands, c_u, c_p = _native_lift(x, images, *padding, activation, with_losses, losses_reach_input, weights)
-    return bands, c_u, c_p
+# ---------------------------------------------------------------------------------------------- the backend
+class NativeKernels(StepBackend):
+    """The C++ kernels: CPU float32/float64, Linux, built on first use."""
+
+    name = "native"
+
+    def input_reasons(self, x: Tensor, half_lengths: Sequence[int], *, forced: bool) -> list[str]:
+        if x.device.type != "cpu":
+            return [f"a {x.device.type} tensor (the C++ kernels run on CPU)"]
+        if x.dtype not in DTYPES:
+            return [f"{x.dtype} (the C++ kernels take float32 and float64)"]
+        if not backend_config.native_enabled():
+            return ["LIFTPOOL_NATIVE=0"]
+        if not sys.platform.startswith("linux"):
+            return [f"built and tested on Linux only, not {sys.platform}"]
+        if not built():
+            return ["the C++ build failed (warned on first use)"]
+        return []
+
+    def lift_rows(
+        self, x: Tensor, *, padding: Padding, predict: OperatorWeights, update: OperatorWeights, with_losses: bool,
+        images: bool = False, losses_reach_input: bool = False, activation: str = "tanh",
+    ) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+        weights = pack_weights(predict, update, x)
+        bands, c_u, c_p = _native_lift(x, images, *padding, activation, with_losses, losses_reach_input, weights)
+        return bands, c_u, c_p
+
+    def unlift_rows(
+        self, bands: Tensor, *, padding: Padding, predict: OperatorWeights, update: OperatorWeights,
+        channels_first: bool = False, activation: str = "tanh",
+    ) -> Tensor:  # fmt: skip
+        flat = pack_weights(predict, update, bands)
+        return _native_unlift(bands.contiguous(), *padding, activation, channels_first, flat)[0]
 
 
-def unlift_rows(
-    bands: Tensor,
-    padding: Padding,
-    channels_first: bool,
-    predict: OperatorWeights,
-    update: OperatorWeights,
-    activation: str = "tanh",
-) -> Tensor:
-    """``fused_lifting.unlift_rows`` with the C++ kernel (check ``serves(bands)`` first)."""
-    flat = _flat(predict, update, bands)
-    return _native_unlift(bands.contiguous(), *padding, activation, channels_first, flat)
+BACKEND = NativeKernels()

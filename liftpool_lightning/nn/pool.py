@@ -8,15 +8,15 @@ with the same P/U and reconstructs the input exactly when given the true ``ll`` 
 
 from __future__ import annotations
 
-import contextlib
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from liftpool_lightning.nn import fused_ladder
+from liftpool_lightning.nn import backends, fused_ladder
+from liftpool_lightning.nn._step_common import OperatorWeights
+from liftpool_lightning.nn.backend_base import StepBackend
 from liftpool_lightning.nn.constants import (
     AXIS_LETTERS,
     CONSTRAINT_GRADIENTS,
@@ -34,7 +34,6 @@ from liftpool_lightning.nn.constants import (
     band_names,
     check_choice,
 )
-from liftpool_lightning.nn.fused_lifting import OperatorWeights
 from liftpool_lightning.nn.lifting import even_length, fit_length, lift, unlift
 from liftpool_lightning.nn.operators import LearnedLiftingOperator, OperatorRole, fixed_operators
 from liftpool_lightning.nn.subbands import LiftingLosses, Subbands
@@ -71,39 +70,6 @@ def _unstack(x: Tensor, parts: int) -> list[Tensor]:
     """``x`` split into ``parts`` equal pieces along the batch axis (like ``chunk``, but a reshape: exports with a
     symbolic batch size without guards on it)."""
     return list(x.unflatten(0, (parts, -1)).unbind(0)) if parts > 1 else [x]
-
-
-# Before PyTorch 2.14 TorchDynamo answered torch.compiler.is_exporting() with a constant True, under torch.compile
-# too (pytorch/pytorch#176347, fixed by #176499): there a compiled model would have taken the generic path. Release
-# numbers only: a 2.14 pre-release or source build ("2.14.0a0+git...") counts as 2.14.
-_DYNAMO_KNOWS_EXPORT = tuple(int(part) for part in re.findall(r"\d+", torch.__version__)[:2]) >= (2, 14)
-_standard_ops_depth = 0  # open ``standard_ops()`` blocks
-
-
-@contextlib.contextmanager
-def standard_ops() -> Iterator[None]:
-    """Within the block every LiftPool layer takes its generic path (standard torch ops, no ``liftpool::`` custom
-    op), whatever traces it: what ``liftpool_lightning.export.export_model`` exports under, so that a strict
-    ``torch.export`` (the default before PyTorch 2.7) gets standard ops on PyTorch < 2.14 too. Not thread-local."""
-    global _standard_ops_depth
-    _standard_ops_depth += 1
-    try:
-        yield
-    finally:
-        _standard_ops_depth -= 1
-
-
-def _exporting() -> bool:
-    """Whether this call is exported: inside ``standard_ops()``, or traced by a graph export (``torch.export``, the
-    dynamo-based ONNX exporter, the TorchScript-based one). Before PyTorch 2.14 an export that traces with
-    TorchDynamo (``torch.export(..., strict=True)``, the default before 2.7) cannot be told from torch.compile,
-    which must get the fused steps: there only exports outside TorchDynamo count (``strict=False``, ONNX's
-    exporter), and ``standard_ops()`` covers the rest."""
-    if _standard_ops_depth or torch.onnx.is_in_onnx_export():
-        return True
-    if not torch.compiler.is_exporting():
-        return False
-    return _DYNAMO_KNOWS_EXPORT or not torch.compiler.is_dynamo_compiling()
 
 
 _NOT_SCRIPTABLE = (
@@ -291,17 +257,14 @@ class LiftDownPoolNd(nn.Module):
     def _lift_dim(self, level: int, ndim: int) -> int:
         return ndim - 1 - level
 
-    def _fused_weights(self) -> tuple[OperatorWeights, OperatorWeights] | None:
-        """(P, U) weights when the fused path applies: ``fused`` on, a learned, shared, depthwise configuration, and
-        no graph export (``torch.export``, ONNX) tracing the call."""
-        predict, update = self.predict, self.update
-        if _exporting():  # the fused steps are custom ops: an exported graph takes the generic path's standard ops
-            return None
-        if not (self.fused and self.share_weights and isinstance(predict, LearnedLiftingOperator)):
-            return None
-        if predict.groups != predict.channels or predict.pointwise_groups != predict.channels:
-            return None
-        ops = (predict, update)
+    def _step_backend(self, x: Tensor, inverse: bool = False) -> StepBackend | None:
+        """The kernel-backed backend for ``x`` (``backends.select``), or None for the generic path."""
+        backend = backends.select(x, self, inverse=inverse)
+        return backend if isinstance(backend, StepBackend) else None
+
+    def _operator_weights(self) -> tuple[OperatorWeights, OperatorWeights]:
+        """P's and U's parameters, as the step backends take them (a learned, shared, depthwise layer)."""
+        ops = (self.predict, self.update)
         return tuple(OperatorWeights(op.weight, op.bias, op.pointwise_weight, op.pointwise_bias) for op in ops)
 
     def __prepare_scriptable__(self) -> nn.Module:
@@ -310,11 +273,12 @@ class LiftDownPoolNd(nn.Module):
 
     # ------------------------------------------------------------------ analysis / synthesis
     def _fused_analysis(
-        self, x: Tensor, weights: tuple[OperatorWeights, OperatorWeights]
+        self, x: Tensor, backend: StepBackend
     ) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None, Tensor]:
         buffer, c_u, c_p = fused_ladder.analysis(
+            backend,
             x,
-            *weights,
+            *self._operator_weights(),
             self.kernel_size,
             self.padding_mode,
             self.ceil_mode,
@@ -327,9 +291,9 @@ class LiftDownPoolNd(nn.Module):
 
     def _analysis(self, x: Tensor) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None, Tensor | None]:
         """Sub-bands by name, summed losses, and (fused path) the channels-last buffer holding all bands."""
-        weights = self._fused_weights()
-        if weights is not None:
-            return self._fused_analysis(x, weights)
+        backend = self._step_backend(x)
+        if backend is not None:
+            return self._fused_analysis(x, backend)
         tensors = {"": x}
         c_u: Tensor | None = None
         c_p: Tensor | None = None
@@ -376,12 +340,20 @@ class LiftDownPoolNd(nn.Module):
         input_size = tuple(int(s) for s in input_size)
         if len(input_size) != self.spatial_dims:
             raise ValueError(f"input_size must have {self.spatial_dims} entries, got {input_size}")
-        weights = self._fused_weights()
-        if weights is not None:
+        low = bands[self.band_names[0]]
+        backend = self._step_backend(low, inverse=True)
+        if backend is not None:
             buffer = fused_ladder.as_buffer({name: bands[name] for name in self.band_names})
-            channels_first = bands[self.band_names[0]].is_contiguous()
+            channels_first = low.is_contiguous()
             out = fused_ladder.synthesis(
-                buffer, input_size, *weights, self.kernel_size, self.padding_mode, channels_first, self.activation
+                backend,
+                buffer,
+                input_size,
+                *self._operator_weights(),
+                self.kernel_size,
+                self.padding_mode,
+                channels_first,
+                self.activation,
             )
             return out.contiguous() if channels_first else out  # an odd size cropped/extended it after the last step
         ndim = self.spatial_dims + 2

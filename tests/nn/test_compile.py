@@ -75,13 +75,13 @@ def test_compiled_takes_the_fused_steps_even_where_dynamo_calls_it_an_export(
 ) -> None:
     """Before PyTorch 2.14 TorchDynamo answered ``is_exporting()`` with True under torch.compile too: a compiled
     model took the generic path (measured on 2.11: bfloat16 convolutions under autocast). Simulated here."""
-    from liftpool_lightning.nn import pool as pool_module
+    from liftpool_lightning.nn import backend_config
 
     model, x = _EncoderDecoder(), torch.randn(2, 3, 9, 10)
     assert any("liftpool" in op for op in _compiled_ops(model, x))  # this PyTorch: the fused custom ops
     # what TorchDynamo < 2.14 said while tracing (outside, torch.compile itself asks and must hear False)
     monkeypatch.setattr(torch.compiler, "is_exporting", lambda: torch.compiler.is_dynamo_compiling())
-    monkeypatch.setattr(pool_module, "_DYNAMO_KNOWS_EXPORT", dynamo_knows_export)
+    monkeypatch.setattr(backend_config, "_DYNAMO_KNOWS_EXPORT", dynamo_knows_export)
     ops = _compiled_ops(model, x)
     if dynamo_knows_export:  # a real export from PyTorch 2.14 on: standard ops only
         assert not any("liftpool" in op for op in ops) and any("conv" in op for op in ops)
@@ -90,13 +90,13 @@ def test_compiled_takes_the_fused_steps_even_where_dynamo_calls_it_an_export(
     torch._dynamo.reset()
 
 
-def test_standard_ops_keeps_every_custom_op_out_of_a_traced_graph() -> None:
+def test_the_generic_backend_keeps_every_custom_op_out_of_a_traced_graph() -> None:
     """What ``export_model`` exports under: a strict torch.export before PyTorch 2.14 looks like torch.compile to the
     layers, so the block is what keeps the ``liftpool::`` custom ops out of its graph."""
-    from liftpool_lightning.nn.pool import standard_ops
+    from liftpool_lightning.nn.backend_config import use_backend
 
     model, x = _EncoderDecoder(), torch.randn(2, 3, 9, 10)
-    with standard_ops():
+    with use_backend("generic"):
         ops = _compiled_ops(model, x)
     assert not any("liftpool" in op for op in ops) and any("conv" in op for op in ops)
     assert any("liftpool" in op for op in _compiled_ops(model, x))  # after the block: the fused steps again

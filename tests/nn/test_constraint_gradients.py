@@ -5,8 +5,6 @@
 the gradient of the task alone. Each test runs with the generic autograd path, the PyTorch fused steps and the C++
 kernels."""
 
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +12,7 @@ import torch
 from torch import nn
 
 from liftpool_lightning import LiftDownPool1d, LiftDownPool2d, LiftDownPool3d, lifting_loss
-from liftpool_lightning.nn import native_lifting
+from tests.nn.backend_fixtures import backend_under_test
 
 POOLS = {1: LiftDownPool1d, 2: LiftDownPool2d, 3: LiftDownPool3d}
 SHAPES = {1: (2, 4, 10), 2: (2, 4, 6, 8), 3: (1, 4, 4, 6, 4)}
@@ -25,14 +23,9 @@ def implementation(request: pytest.FixtureRequest) -> Iterator[dict]:
     """Layer options that select one implementation of the lifting steps (the fused ones by a context)."""
     if request.param == "generic":
         yield {"fused": False}
-    elif request.param == "pytorch":
-        with native_lifting.pytorch_steps():
-            yield {}
     else:
-        if os.environ.get("LIFTPOOL_NATIVE") == "0" or not sys.platform.startswith("linux"):
-            pytest.skip("C++ kernels off (LIFTPOOL_NATIVE=0) or not built here (Linux only)")
-        assert native_lifting.built()
-        yield {}
+        with backend_under_test(request.param):
+            yield {}
 
 
 def _layer(dims: int, seed: int = 0, **options: object) -> nn.Module:

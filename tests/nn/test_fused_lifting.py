@@ -1,11 +1,9 @@
 """The fused path (custom ops on a channels-last band buffer) computes what the generic autograd path computes:
 outputs, bands, losses and every gradient, for LiftDownPool and LiftUpPool in 1D/2D/3D, every padding mode, odd
-sizes, both ceil modes; every test runs with both implementations of the steps on CPU: the C++ kernels
-(``native_lifting``) and the PyTorch ones (``fused_lifting``: oneDNN for float32/bfloat16, plain convolutions for
-float64)."""
+sizes, both ceil modes, channel slices; every test runs on every step backend of the registry
+(``tests/nn/backend_fixtures.py``): the C++ kernels, the PyTorch steps (oneDNN for float32/bfloat16, plain
+convolutions for float64) and, under ``-m interpreter``, the Triton kernels through Triton's interpreter."""
 
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -21,37 +19,24 @@ from liftpool_lightning import (
     LiftUpPool3d,
     lifting_loss,
 )
-from liftpool_lightning.nn import fused_lifting, native_lifting, triton_lifting
+from liftpool_lightning.nn import fused_lifting
+from liftpool_lightning.nn._step_common import Padding
+from liftpool_lightning.nn.backend_base import layer_reasons
 from liftpool_lightning.nn.fused_ladder import band_index
-from liftpool_lightning.nn.fused_lifting import Padding, _pad_rows
+from liftpool_lightning.nn.fused_lifting import _pad_rows
 from liftpool_lightning.nn.padding import pad_axis
+from tests.nn.backend_fixtures import backend_params, backend_under_test
 
 PAIRS = {1: (LiftDownPool1d, LiftUpPool1d), 2: (LiftDownPool2d, LiftUpPool2d), 3: (LiftDownPool3d, LiftUpPool3d)}
 TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-11}, torch.float32: {"rtol": 2e-4, "atol": 2e-5}}
 
 
-@pytest.fixture(autouse=True, params=["native", "pytorch", pytest.param("triton", marks=pytest.mark.interpreter)])
+@pytest.fixture(autouse=True, params=backend_params())
 def kernels(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test with the C++ steps, then with the PyTorch steps, then (``-m slow``: Triton's interpreter takes
-    ~10 s a test on CPU; ``test_triton_lifting.py`` has a few in the default run) with the Triton kernels (float32
-    and lower: float64 tests run the PyTorch steps there)."""
-    if request.param == "pytorch":
-        with native_lifting.pytorch_steps():
-            yield request.param
-        return
-    if request.param == "triton":
-        if not triton_lifting.available():
-            pytest.skip("Triton is not installed")
-        if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
-            pytest.skip("no GPU, and TRITON_INTERPRET=1 was not set before the kernels were defined")
-        with native_lifting.pytorch_steps(), triton_lifting.triton_steps():
-            yield request.param
-        return
-    if os.environ.get("LIFTPOOL_NATIVE") == "0" or not sys.platform.startswith("linux"):
-        pytest.skip("C++ kernels off (LIFTPOOL_NATIVE=0) or not built here (Linux only)")
-    elif not native_lifting.built():
-        pytest.fail("the C++ kernels did not build (see the warning above)")
-    yield request.param
+    """Run the test on each step backend (Triton: float32 and lower; float64 tests run the PyTorch steps there;
+    ``test_triton_lifting.py`` has a few Triton cases in the default run)."""
+    with backend_under_test(request.param):
+        yield request.param
 
 
 def _pair(dims: int, dtype: torch.dtype, **options: object) -> tuple[nn.Module, nn.Module]:
@@ -203,12 +188,18 @@ def test_the_inverse_step_is_differentiable_once() -> None:
 
 
 def test_non_default_configurations_take_the_generic_path() -> None:
-    assert LiftDownPool2d(8)._fused_weights() is not None
-    assert LiftDownPool2d(8, fused=False)._fused_weights() is None
-    assert LiftDownPool2d(8, groups=2)._fused_weights() is None
-    assert LiftDownPool2d(8, pointwise_groups=1)._fused_weights() is None
-    assert LiftDownPool2d(8, share_weights=False)._fused_weights() is None
-    assert LiftDownPool2d(lifting="haar")._fused_weights() is None
+    x = torch.randn(1, 8, 4, 4)
+    assert not layer_reasons(LiftDownPool2d(8)) and LiftDownPool2d(8)._step_backend(x) is not None
+    for options, reason in [
+        ({"fused": False}, "fused=False"),
+        ({"groups": 2}, "groups=2"),
+        ({"pointwise_groups": 1}, "pointwise_groups=1"),
+        ({"share_weights": False}, "share_weights=False"),
+        ({"lifting": "haar"}, "lifting='haar'"),
+    ]:
+        layer = LiftDownPool2d(8, **options)
+        assert reason in " ".join(layer_reasons(layer)), options
+        assert layer._step_backend(x) is None, options
 
 
 def test_onednn_flag_off_uses_plain_convolutions() -> None:

@@ -11,7 +11,9 @@ from torch.utils import cpp_extension
 
 from liftpool_lightning import LiftDownPool2d, LiftDownPool3d, LiftUpPool2d, lifting_loss
 from liftpool_lightning.nn import native_lifting
-from liftpool_lightning.nn.fused_lifting import Padding
+from liftpool_lightning.nn._step_common import Padding, five_d, tap_sources
+from liftpool_lightning.nn.backend_config import use_backend
+from liftpool_lightning.nn.backends import select
 from liftpool_lightning.nn.padding import padding_index
 
 pytestmark = pytest.mark.skipif(
@@ -30,11 +32,16 @@ def _step(layer: LiftDownPool2d, x: torch.Tensor) -> list[torch.Tensor]:
     return [pooled, rebuilt, *layer.last_losses, *torch.autograd.grad(loss, [x, *layer.parameters()])]
 
 
+def _reasons(x: torch.Tensor) -> list[str]:
+    return native_lifting.BACKEND.input_reasons(x, (1,), forced=False)
+
+
 def test_the_kernels_build_and_serve_cpu_float32_and_float64() -> None:
     assert native_lifting.built()
-    assert native_lifting.serves(torch.ones(1)) and native_lifting.serves(torch.ones(1, dtype=torch.float64))
-    assert not native_lifting.serves(torch.ones(1, dtype=torch.bfloat16))
-    assert not native_lifting.serves(torch.ones(1, device="meta"))
+    assert _reasons(torch.ones(1)) == [] and _reasons(torch.ones(1, dtype=torch.float64)) == []
+    bfloat16 = torch.ones(1, dtype=torch.bfloat16)
+    assert _reasons(bfloat16) == ["torch.bfloat16 (the C++ kernels take float32 and float64)"]
+    assert _reasons(torch.ones(1, device="meta")) == ["a meta tensor (the C++ kernels run on CPU)"]
 
 
 @pytest.mark.parametrize(
@@ -63,11 +70,11 @@ def test_native_matches_pytorch_steps(
         for parameter in layer.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))
     x = torch.randn(2, channels, *size).contiguous(memory_format=memory_format)
+    assert select(x, layer) is native_lifting.BACKEND
     got = _step(layer, x)
-    with native_lifting.pytorch_steps():
-        assert not native_lifting.serves(x)
+    with use_backend("pytorch"):
+        assert select(x, layer).name == "pytorch"
         expected = _step(layer, x)
-    assert native_lifting.serves(x)
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-5)
 
@@ -109,7 +116,7 @@ def test_3d_input_whose_batch_axes_merge_in_no_view() -> None:
     generic = LiftDownPool3d(5, dtype=torch.float64, fused=False, init="kaiming")
     generic.load_state_dict(layer.state_dict())
     x = torch.randn(2, 5, 4, 7, 8, dtype=torch.float64)[:, :, :, :6].requires_grad_()
-    assert native_lifting._five_d(x.movedim(1, -1).unsqueeze(-2)) is None
+    assert five_d(x.movedim(1, -1).unsqueeze(-2)) is None
     torch.testing.assert_close(layer(x), generic(x))
     grad, expected = (torch.autograd.grad(m(x).sum() + lifting_loss(m), x)[0] for m in (layer, generic))
     torch.testing.assert_close(grad, expected)
@@ -123,7 +130,7 @@ def test_gradient_keeps_a_dense_layout_that_no_rows_view_covers() -> None:
     generic = LiftDownPool3d(3, dtype=torch.float64, fused=False, init="kaiming")
     generic.load_state_dict(layer.state_dict())
     x = torch.randn(4, 2, 3, 6, 8, dtype=torch.float64).permute(1, 2, 0, 3, 4).requires_grad_()
-    assert native_lifting._five_d(x.movedim(1, -1).unsqueeze(-2)) is None
+    assert five_d(x.movedim(1, -1).unsqueeze(-2)) is None
     grad, expected = (torch.autograd.grad(m(x).sum() + lifting_loss(m), x)[0] for m in (layer, generic))
     torch.testing.assert_close(grad, expected)
     assert grad.stride() == x.stride()
@@ -132,7 +139,7 @@ def test_gradient_keeps_a_dense_layout_that_no_rows_view_covers() -> None:
 @pytest.mark.parametrize("mode", ["symmetric", "reflect", "replicate", "circular", "zeros"])
 @pytest.mark.parametrize("length", [1, 2, 5])
 def test_tap_sources_follow_the_padding_rule(mode: str, length: int) -> None:
-    sources = list(native_lifting.tap_sources(length, Padding(2, 3, mode)))
+    sources = list(tap_sources(length, Padding(2, 3, mode)))
     if mode == "zeros":
         assert sources == [-1, -1, *range(length), -1, -1, -1]
     else:
@@ -141,11 +148,11 @@ def test_tap_sources_follow_the_padding_rule(mode: str, length: int) -> None:
 
 def test_rows_views_merge_batch_axes_or_report_none() -> None:
     channels_last = torch.randn(2, 5, 4, 8).permute(0, 2, 3, 1).unsqueeze(-2)  # (2, 4, 8, 1, 5), strided channels
-    assert native_lifting._five_d(channels_last).shape == (2, 4, 8, 1, 5)
-    assert native_lifting._five_d(torch.randn(2, 3, 4, 6, 2, 5)).shape == (2, 12, 6, 2, 5)
+    assert five_d(channels_last).shape == (2, 4, 8, 1, 5)
+    assert five_d(torch.randn(2, 3, 4, 6, 2, 5)).shape == (2, 12, 6, 2, 5)
     interleaved = torch.randn(3, 2, 4, 6, 2, 5).transpose(0, 1)[:, :, ::2]  # batch (2, 3, 2): no 2-axis view
-    assert native_lifting._five_d(interleaved) is None
-    assert native_lifting._five_d(torch.randn(6, 2, 3)).shape == (1, 1, 6, 2, 3)
+    assert five_d(interleaved) is None
+    assert five_d(torch.randn(6, 2, 3)).shape == (1, 1, 6, 2, 3)
 
 
 def test_a_failed_build_warns_once_and_the_layers_use_the_pytorch_steps(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,7 +164,7 @@ def test_a_failed_build_warns_once_and_the_layers_use_the_pytorch_steps(monkeypa
     try:
         with pytest.warns(UserWarning, match="c\\+\\+: command not found.*LIFTPOOL_NATIVE=0"):
             assert native_lifting.extension() is None
-        assert not native_lifting.serves(torch.ones(1))  # cached: no second build, no second warning
+        assert _reasons(torch.ones(1)) == ["the C++ build failed (warned on first use)"]  # cached: no second build
         layer = LiftDownPool2d(4, init="kaiming")
         assert layer(torch.randn(1, 4, 6, 6)).shape == (1, 4, 3, 3)
     finally:

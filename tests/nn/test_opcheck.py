@@ -1,11 +1,10 @@
-"""``torch.library.opcheck`` for every LiftPool custom op (the PyTorch steps' and the C++ kernels'): schema, fake
+"""``torch.library.opcheck`` for every LiftPool custom op (of every step backend of the registry): schema, fake
 (shape) function, autograd registration and AOT dispatch, on the arguments a real LiftDownPool + LiftUpPool forward
 and backward pass them (recorded with a dispatch mode)."""
 
 from __future__ import annotations
 
-import os
-import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 
-from liftpool_lightning.nn import LiftDownPool2d, LiftUpPool2d, lifting_loss, native_lifting, triton_lifting
+from liftpool_lightning.nn import LiftDownPool2d, LiftUpPool2d, lifting_loss
+from tests.nn.backend_fixtures import backend_params, backend_under_test
 
 OPS = {
     "pytorch": ["lift_rows", "lift_rows_backward", "unlift_rows", "unlift_rows_backward"],
@@ -46,24 +46,10 @@ def _recorded_calls(constraint_gradients: str, dtype: torch.dtype) -> dict[str, 
     return recorder.calls
 
 
-@pytest.fixture(
-    params=["pytorch", "native", pytest.param("triton", marks=pytest.mark.interpreter)]
-)  # Triton: ~1 min a test on CPU
-def implementation(request: pytest.FixtureRequest):
-    if request.param == "pytorch":
-        with native_lifting.pytorch_steps():
-            yield request.param
-        return
-    if request.param == "triton":
-        if not triton_lifting.available() or os.environ.get("TRITON_INTERPRET") != "1":
-            pytest.skip("needs Triton and TRITON_INTERPRET=1 (set by tests/conftest.py where there is no GPU)")
-        with native_lifting.pytorch_steps(), triton_lifting.triton_steps():
-            yield request.param
-        return
-    if os.environ.get("LIFTPOOL_NATIVE") == "0" or not sys.platform.startswith("linux"):
-        pytest.skip("C++ kernels off (LIFTPOOL_NATIVE=0) or not built here (Linux only)")
-    assert native_lifting.built(), "the C++ kernels did not build"
-    yield request.param
+@pytest.fixture(params=backend_params())  # Triton: ~1 min a test on CPU
+def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    with backend_under_test(request.param):
+        yield request.param
 
 
 def _with_grad(value: Any) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -28,8 +27,8 @@ from liftpool_lightning.nn import (
     LiftUpPool2d,
     LiftUpPool3d,
     lifting_loss,
-    triton_lifting,
 )
+from tests.nn.backend_fixtures import backend_under_test
 
 PAIRS = {1: (LiftDownPool1d, LiftUpPool1d), 2: (LiftDownPool2d, LiftUpPool2d), 3: (LiftDownPool3d, LiftUpPool3d)}
 SHAPES = {1: (2, 4, 18), 2: (2, 4, 10, 12), 3: (2, 4, 6, 6, 8)}
@@ -123,9 +122,7 @@ def steps(request: pytest.FixtureRequest, cuda_standin: contextlib.AbstractConte
     """The default CPU steps, then the CUDA branch's PyTorch steps on the CPU stand-in, then (``-m slow``) the Triton
     kernels through Triton's interpreter."""
     if request.param == "triton":
-        if not triton_lifting.available() or os.environ.get("TRITON_INTERPRET") != "1":
-            pytest.skip("needs Triton and TRITON_INTERPRET=1 (set by tests/conftest.py where there is no GPU)")
-        with cuda_standin, triton_lifting.triton_steps():
+        with cuda_standin, backend_under_test("triton"):
             yield request.param
         return
     with cuda_standin if request.param == "cuda_standin" else contextlib.nullcontext():
