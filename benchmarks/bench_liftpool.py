@@ -11,10 +11,12 @@ Workloads (full training steps: forward, task loss + lifting losses, backward, S
   layers    one layer, forward + backward, over VGG13 shapes: MaxPool2d vs LiftDownPool2d (fused, the default),
             the generic autograd path (fused=False) and the plain reference written from the equations; the fused
             layer's bands, losses and gradients are checked against the reference on the way.
-LiftPool runs the C++ CPU kernels when they are built (float32/float64 on CPU, see liftpool_lightning/nn/
-native_lifting.py); --paper-gradients adds it with constraint_gradients="all" (the paper's gradients, one backward
-stream instead of the default's two); --pytorch-steps adds the same model with LIFTPOOL_NATIVE=0 (the PyTorch
-steps, as on GPU), and the layers table always has both.
+LiftPool runs the backend the layers choose by default (the C++ kernels on CPU, the PyTorch steps on CUDA; see
+liftpool_lightning/nn/backends.py); --paper-gradients adds it with constraint_gradients="all" (the paper's gradients,
+one backward stream instead of the default's two); --pytorch-steps adds the same model on the PyTorch steps
+(use_backend("pytorch"), the CUDA default, on CPU), --triton on the Triton kernels (use_backend("triton",
+"pytorch"): CUDA, or CPU under TRITON_INTERPRET=1; a kernel failure ends the run rather than timing the fallback);
+the layers table always has the default and the PyTorch steps.
 Each variant runs in its own process (one model per process, as in training), --rounds times, the variants taking
 turns (max, lift, max, lift, ...), so a busy or throttled machine slows all of them alike; a process reports the
 median of --repeats steps after --warmup, and the table the median over rounds. Memory per variant: the peak of the
@@ -28,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -44,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liftpool_lightning import lifting_loss
 from liftpool_lightning.models import create_network
-from liftpool_lightning.nn import native_lifting
+from liftpool_lightning.nn.backend_config import use_backend
 
 WORKLOADS = {
     "vgg13": ("vgg13_bn_cifar", 100, 64, 32, {"max": {}, "lift": {"pool": "lift"}}),
@@ -55,6 +56,15 @@ LAYER_SHAPES = [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 
 EAGER = "lift (eager)"
 PYTORCH_STEPS = "lift (pytorch steps)"
 PAPER_GRADIENTS = "lift (paper gradients)"
+TRITON = "lift (triton)"
+FORCED_BACKENDS = {PYTORCH_STEPS: ("pytorch",), TRITON: ("triton", "pytorch")}
+"""The variants that run LiftPool on a given backend rather than the default one."""
+
+
+def on_backend(variant: str) -> contextlib.AbstractContextManager:
+    """The block in which ``variant``'s LiftPool layers run (its forced backend, or the default choice)."""
+    names = FORCED_BACKENDS.get(variant)
+    return use_backend(*names) if names else contextlib.nullcontext()
 
 
 def _sync(device: str) -> None:
@@ -86,7 +96,7 @@ def _peak_mb(device: str) -> float:
 
 def _network(workload: str, variant: str, device: str) -> torch.nn.Module:
     name, classes, _, size, variants = WORKLOADS[workload]
-    pooling = variants["lift" if variant in (EAGER, PYTORCH_STEPS, PAPER_GRADIENTS) else variant]
+    pooling = variants["lift" if variant in (EAGER, PAPER_GRADIENTS, *FORCED_BACKENDS) else variant]
     if variant == PAPER_GRADIENTS:
         pooling = {**pooling, "pool_options": {"constraint_gradients": "all"}}
     return create_network(name, classes, input_size=min(size, 64), **pooling).to(device)
@@ -106,7 +116,7 @@ def training_step(workload: str, variant: str, options: argparse.Namespace) -> C
     dtype = torch.bfloat16 if options.bf16 else None
 
     def step() -> None:
-        with torch.autocast(options.device, dtype=dtype, enabled=dtype is not None):
+        with on_backend(variant), torch.autocast(options.device, dtype=dtype, enabled=dtype is not None):
             loss = F.cross_entropy(step_model(x), y) + lifting_loss(model)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -117,7 +127,7 @@ def training_step(workload: str, variant: str, options: argparse.Namespace) -> C
 
 def _variants(workload: str, options: argparse.Namespace) -> list[str]:
     variants = list(WORKLOADS[workload][4])
-    extra = [EAGER] * options.compile + [PYTORCH_STEPS] * options.pytorch_steps
+    extra = [EAGER] * options.compile + [PYTORCH_STEPS] * options.pytorch_steps + [TRITON] * options.triton
     return variants + extra + [PAPER_GRADIENTS] * options.paper_gradients
 
 
@@ -133,7 +143,7 @@ def saved_activation_mb(workload: str, variant: str, options: argparse.Namespace
         return tensor
 
     x = torch.randn(batch, 3, size, size, device=options.device)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+    with on_backend(variant), torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         model(x)
     return sum(storages.values()) / 2**20
 
@@ -164,9 +174,9 @@ def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callabl
     generic = LiftDownPool2d(shape[1], device=device, fused=False, **paper)
     generic.load_state_dict(fused.state_dict())
 
-    def layer_step(layer: LiftDownPool2d, native: bool = True) -> Callable[[], tuple[torch.Tensor, ...]]:
+    def layer_step(layer: LiftDownPool2d, default: bool = True) -> Callable[[], tuple[torch.Tensor, ...]]:
         def step() -> tuple[torch.Tensor, ...]:
-            with contextlib.nullcontext() if native else native_lifting.pytorch_steps():
+            with contextlib.nullcontext() if default else use_backend("pytorch"):
                 out = layer(x)
                 grads = torch.autograd.grad(out.square().mean() + lifting_loss(layer), [x, *layer.parameters()])
             return tuple(t.detach() for t in (out, *grads))
@@ -183,11 +193,11 @@ def _layer_steps(shape: tuple[int, ...], device: str) -> tuple[dict[str, Callabl
         F.max_pool2d(x, 2).square().mean().backward()
 
     expected = reference_step()
-    error = max(_max_error(layer_step(fused, native)(), expected) for native in (True, False))
+    error = max(_max_error(layer_step(fused, default)(), expected) for default in (True, False))
     return {
         "max": max_step,
         "fused": layer_step(fused),
-        "torch_ops": layer_step(fused, native=False),
+        "torch_ops": layer_step(fused, default=False),
         "generic": layer_step(generic),
         "reference": reference_step,
     }, error
@@ -203,11 +213,12 @@ def measure_layers(options: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def _subprocess(arguments: list[str], passthrough: list[str], native: bool) -> object:
+def _subprocess(arguments: list[str], passthrough: list[str]) -> object:
     command = [sys.executable, __file__, *arguments, *passthrough]
-    env = {**os.environ, **({} if native else {"LIFTPOOL_NATIVE": "0"})}
-    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout.strip().splitlines()
-    return json.loads(output[-1])
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"bench_liftpool: {' '.join(arguments)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -219,7 +230,8 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models")
-    parser.add_argument("--pytorch-steps", action="store_true", help="add LiftPool with LIFTPOOL_NATIVE=0")
+    parser.add_argument("--pytorch-steps", action="store_true", help="add LiftPool on the PyTorch steps")
+    parser.add_argument("--triton", action="store_true", help="add LiftPool on the Triton kernels")
     parser.add_argument(
         "--paper-gradients",
         action="store_true",
@@ -254,12 +266,10 @@ def main() -> None:
         runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
         for _ in range(options.rounds):
             for variant in variants:
-                runs[variant].append(
-                    _subprocess(["--single", workload, variant], passthrough, variant != PYTORCH_STEPS)
-                )
+                runs[variant].append(_subprocess(["--single", workload, variant], passthrough))
         times = {v: statistics.median(r["ms"] for r in runs[v]) for v in variants}
         peak = {v: max(r["peak_mb"] for r in runs[v]) for v in variants}
-        saved = {v: saved_activation_mb(workload, v, options) for v in WORKLOADS[workload][4]}
+        saved = {v: saved_activation_mb(workload, v, options) for v in variants if v not in (EAGER, PAPER_GRADIENTS)}
         baseline = variants[0]
         ratios = {
             "time_ratio": times["lift"] / times[baseline],
@@ -276,6 +286,12 @@ def main() -> None:
         if PYTORCH_STEPS in times:
             results[workload]["pytorch_steps_over_native"] = times[PYTORCH_STEPS] / times["lift"]
             line += f"; pytorch steps: {times[PYTORCH_STEPS]:.1f} ms, {times[PYTORCH_STEPS] / times[baseline]:.2f}x"
+        if TRITON in times:
+            results[workload]["triton_over_default"] = times[TRITON] / times["lift"]
+            results[workload]["triton_time_ratio"] = times[TRITON] / times[baseline]
+            results[workload]["triton_saved_activation_ratio"] = saved[TRITON] / saved[baseline]
+            line += f"; triton: {times[TRITON]:.1f} ms, {times[TRITON] / times[baseline]:.2f}x, saved activations "
+            line += f"{saved[TRITON] / saved[baseline]:.2f}x"
         if PAPER_GRADIENTS in times:
             results[workload]["default_over_paper_gradients"] = times["lift"] / times[PAPER_GRADIENTS]
             line += f"; paper gradients: {times[PAPER_GRADIENTS]:.1f} ms, default/paper "

@@ -1,5 +1,5 @@
-"""The ``liftpool`` command: LightningCLI's ``fit``, ``validate``, ``test``, ``predict``; plus ``demo`` and
-``visualize`` (see :data:`COMMANDS`).
+"""The ``liftpool`` command: LightningCLI's ``fit``, ``validate``, ``test``, ``predict``; plus ``check-data``,
+``export``, ``bundle``, ``demo``, ``visualize`` and ``info`` (see :data:`COMMANDS`).
 
 ``liftpool fit --config configs/quickstart.yaml`` trains the quickstart model on the embedded synthetic data.
 Configs compose: later ``--config`` files override earlier ones (e.g. an experiment, then ``configs/trainer/ddp.yaml``).
@@ -43,6 +43,19 @@ def _demo(args: list[str]) -> int:
     from liftpool_lightning.demo import run_demo
 
     run_demo(steps=options.steps, seed=options.seed)
+    return 0
+
+
+def _info(args: list[str]) -> int:
+    parser = _OneLineErrors(
+        prog="liftpool info",
+        description="Print the versions, the devices and which lifting backend serves LiftPool on each device and "
+        "dtype, with the reason each other backend does not (paste it into a bug report).",
+    )
+    parser.parse_args(args)
+    from liftpool_lightning.info import run_info
+
+    run_info()
     return 0
 
 
@@ -132,6 +145,7 @@ COMMANDS: dict[str, Command] = {
     "bundle": Command("turn a checkpoint into weights + config + model card to share (--push-to-hub REPO)", _bundle),
     "demo": Command("show what the LiftPool layers do, in seconds (no data, no checkpoint)", _demo),
     "visualize": Command("draw a checkpoint's LiftPool sub-bands for some images", _visualize),
+    "info": Command("versions, devices and the lifting backend each device runs, with the reasons", _info),
 }
 
 

@@ -72,7 +72,8 @@ class BackendReport:
 def explain_backend(layer: nn.Module, x: Tensor) -> BackendReport:
     """Which backend serves ``layer`` (a LiftDownPool, or a LiftUpPool with ``x`` its low input) on ``x``, and why
     each other backend does not (runs the C++ build or the Triton self-check where they are next in line)."""
-    from liftpool_lightning.nn.pool import LiftDownPoolNd, LiftUpPoolNd
+    from liftpool_lightning.nn.pool import LiftDownPoolNd
+    from liftpool_lightning.nn.up_pool import LiftUpPoolNd
 
     inverse = isinstance(layer, LiftUpPoolNd)
     down = layer.down if inverse else layer

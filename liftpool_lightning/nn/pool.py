@@ -1,9 +1,9 @@
-"""LiftDownPool and LiftUpPool in 1D, 2D and 3D (Zhao & Snoek, "LiftPool", ICLR 2021).
+"""LiftDownPool in 1D, 2D and 3D (Zhao & Snoek, "LiftPool", ICLR 2021).
 
 A LiftDownPool lifts its input along every spatial axis in turn, last axis (W) first: in 2D the W pass splits ``x``
 into ``s`` (low) and ``d`` (high), then the H pass splits both, giving ``ll, lh, hl, hh``. The pooled output is the
-sum of a chosen subset of the bands (default: all four, the paper's best). A LiftUpPool runs the ladder backwards
-with the same P/U and reconstructs the input exactly when given the true ``ll`` and the recorded details.
+sum of a chosen subset of the bands (default: the low band; the paper's LiftDownPool sums all four, ``bands="all"``).
+``up_pool.LiftUpPool2d`` runs the ladder backwards with the same P/U.
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from liftpool_lightning.nn.constants import (
     AXIS_LETTERS,
     CONSTRAINT_GRADIENTS,
     LIFTING_SCHEMES,
-    MISSING_DETAILS,
     OPERATOR_ACTIVATIONS,
     OPERATOR_INITS,
     PADDING_MODES,
     ConstraintGradients,
     LiftingScheme,
-    MissingDetails,
     OperatorActivation,
     OperatorInit,
     PaddingMode,
@@ -123,13 +121,11 @@ class LiftDownPoolNd(nn.Module):
             only, or ``all``, the paper's equations as they stand, also into the layer's input and the network before
             it (see ``ConstraintGradients``; the README's "Constraint losses" section has why the default differs).
         record_bands: keep the last forward's sub-bands (read by ``last_bands``, used by a paired LiftUpPool).
-        fused: run the default configuration (learned, shared, depthwise P/U) through fused lifting steps with a
-            hand-written backward: C++ kernels on CPU in float32/float64 (``native_lifting``, built on first use),
-            Triton kernels on CUDA (``triton_lifting``), channels-last PyTorch steps elsewhere (``fused_lifting``;
-            chosen in ``step_implementations``); 3-5x faster per layer on CPU than the generic
-            path, see the README's Performance section. False uses the generic autograd path, needed for double
-            backward (e.g. gradient penalties). Other configurations always use the generic path. All compute the
-            same function.
+        fused: run the default configuration (learned, shared, depthwise P/U) as kernel-backed lifting steps with a
+            hand-written backward (the first of ``nn.backends.BACKENDS`` that serves the input: C++ on CPU, the
+            PyTorch steps on CUDA, Triton on CUDA when turned on; ``explain_backend`` says which). False uses the
+            generic autograd path, needed for double backward (e.g. gradient penalties); other configurations
+            always use it. All compute the same function.
         device, dtype: of the P/U parameters.
 
     With the defaults (depthwise, shared, bias) a learned layer has ``2 * (C*K + 3*C)`` parameters: per operator
@@ -437,77 +433,6 @@ class LiftDownPoolNd(nn.Module):
         return ", ".join(parts)
 
 
-class LiftUpPoolNd(nn.Module):
-    """Base of LiftUpPool1d/2d/3d: the inverse of a LiftDownPool, sharing (and training) its P/U.
-
-    ``up(low, bands)`` puts ``low`` in place of the all-low band (``ll`` in 2D), takes the detail bands from
-    ``bands`` (a ``Subbands`` or a mapping by name) or, when None, from the paired down-pool's last forward (building
-    an up-pool turns on the down-pool's ``record_bands``), and runs the ladder backwards. With the true ``ll`` the
-    result equals the down-pool's input.
-
-    Args:
-        down: the LiftDownPool whose P/U are inverted (registered as a submodule: its parameters are shared).
-        missing_details: with no bands given or recorded, ``error`` raises, ``zeros`` uses zero details.
-    """
-
-    spatial_dims: ClassVar[int] = 0
-
-    def __init__(self, down: LiftDownPoolNd, missing_details: MissingDetails = "error") -> None:
-        super().__init__()
-        if not isinstance(down, LiftDownPoolNd) or down.spatial_dims != self.spatial_dims:
-            raise TypeError(
-                f"{type(self).__name__}: down must be a LiftDownPool{self.spatial_dims}d, got {type(down).__name__}"
-            )
-        check_choice("missing_details", missing_details, MISSING_DETAILS)
-        self.down = down
-        self.missing_details = missing_details
-        down.record_bands = True
-
-    def forward(
-        self, low: Tensor, bands: Mapping[str, Tensor] | None = None, output_size: Sequence[int] | None = None
-    ) -> Tensor:
-        """Reconstruct from ``low`` and the detail bands; ``output_size`` (spatial, or with N, C) crops/extends."""
-        names = self.down.band_names
-        self.down._check_input(low, "low")
-        if bands is None:
-            bands = self.down.last_bands
-        if bands is None:
-            if self.missing_details == "error":
-                raise ValueError(
-                    f"{type(self).__name__}: no detail bands; pass bands=, run the paired down-pool first, "
-                    "or build the up-pool with missing_details='zeros'"
-                )
-            zeros = torch.zeros_like(low)
-            bands = {name: zeros for name in names[1:]}
-        for name in names[1:]:
-            if name not in bands:
-                raise ValueError(f"{type(self).__name__}: bands is missing the detail band {name!r}")
-            if bands[name].shape != low.shape:
-                raise ValueError(
-                    f"{type(self).__name__}: low has shape {tuple(low.shape)} but detail band {name!r} has "
-                    f"{tuple(bands[name].shape)}; they must match"
-                )
-        if output_size is not None:
-            # the spatial sizes only: int() on a traced N would fix an exported graph's batch size
-            size = tuple(int(s) for s in tuple(output_size)[-self.spatial_dims :])
-            if len(size) != self.spatial_dims:
-                raise ValueError(f"output_size must give {self.spatial_dims} spatial sizes, got {tuple(output_size)}")
-            if self.down.output_size(size) != tuple(low.shape[2:]):
-                raise ValueError(
-                    f"output_size {size} does not pool to the size of low {tuple(low.shape[2:])} "
-                    f"(ceil_mode={self.down.ceil_mode})"
-                )
-        elif isinstance(bands, Subbands):
-            size = bands.input_size
-        else:
-            size = tuple(2 * n for n in low.shape[2:])
-        full = {names[0]: low, **{name: bands[name] for name in names[1:]}}
-        return self.down.reconstruct(full, size)
-
-    def extra_repr(self) -> str:
-        return f"missing_details={self.missing_details!r}"
-
-
 class LiftDownPool1d(LiftDownPoolNd):
     """LiftDownPool on (N, C, L) signals (audio, sequences): bands ``l``, ``h``."""
 
@@ -522,23 +447,5 @@ class LiftDownPool2d(LiftDownPoolNd):
 
 class LiftDownPool3d(LiftDownPoolNd):
     """LiftDownPool on (N, C, D, H, W) volumes or videos: eight bands ``lll`` ... ``hhh`` (lifted W, H, then D)."""
-
-    spatial_dims = 3
-
-
-class LiftUpPool1d(LiftUpPoolNd):
-    """Inverse of a LiftDownPool1d."""
-
-    spatial_dims = 1
-
-
-class LiftUpPool2d(LiftUpPoolNd):
-    """Inverse of a LiftDownPool2d."""
-
-    spatial_dims = 2
-
-
-class LiftUpPool3d(LiftUpPoolNd):
-    """Inverse of a LiftDownPool3d."""
 
     spatial_dims = 3

@@ -39,7 +39,7 @@ def test_help_lists_every_command_in_one_line_each(capsys: pytest.CaptureFixture
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     listed = [line.split()[0] for line in out.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()]
-    expected = ["fit", "validate", "test", "predict", "check-data", "export", "bundle", "demo", "visualize"]
+    expected = ["fit", "validate", "test", "predict", "check-data", "export", "bundle", "demo", "visualize", "info"]
     assert listed == list(COMMANDS) == expected
     assert "robustness" in out  # `test` with a robustness config
     assert main([]) == 0 and capsys.readouterr().out == out

@@ -16,7 +16,8 @@ from lightning.pytorch import Trainer
 
 from liftpool_lightning.export import EXTRA_HINT, export_model
 from liftpool_lightning.models.segnet import SegNet
-from liftpool_lightning.nn.pool import LiftDownPool2d, LiftDownPoolNd, LiftUpPoolNd
+from liftpool_lightning.nn.pool import LiftDownPool2d, LiftDownPoolNd
+from liftpool_lightning.nn.up_pool import LiftUpPoolNd
 from liftpool_lightning.surgery import DOWN_POOLS, replace_pooling
 from liftpool_lightning.tasks import ClassificationTask
 

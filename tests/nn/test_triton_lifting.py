@@ -26,7 +26,7 @@ TINY = {  # the parity cases' code paths on shapes the interpreter runs in secon
     "2d-channel-blocks-tail": (1, 70, 4, 6),  # a block of 64 and a masked tail of 6
     "2d-one-channel": (2, 1, 4, 5),
     "2d-channels-last": (1, 6, 6, 8),
-    "2d-channel-slice": (2, 4, 6, 8),  # two images: the batch strides differ too  # the input gradient is dense, the input is not: heap corruption before
+    "2d-channel-slice": (2, 4, 6, 8),  # two images: the batch strides differ too (heap corruption before)
     "2d-floor-odd": (1, 3, 5, 7),  # a narrowed input (floor mode drops the last row and column)
 }
 
