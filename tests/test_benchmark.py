@@ -26,3 +26,25 @@ def test_saved_activations_count_what_backward_keeps() -> None:
     baseline = saved_activation_mb("vgg13", "max", options)
     lift = saved_activation_mb("vgg13", "lift", options)
     assert 100 < baseline < lift  # VGG13-BN keeps ~180 MB at batch 64; LiftPool's steps keep more
+
+
+def test_each_variant_runs_on_its_backend(monkeypatch) -> None:
+    import pytest
+    import torch
+
+    from benchmarks.bench_liftpool import PYTORCH_STEPS, TRITON, on_backend
+    from liftpool_lightning import LiftDownPool2d
+    from liftpool_lightning.nn import backend_config, triton_lifting
+    from liftpool_lightning.nn.backends import select
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # Triton may take CPU tensors
+    layer, x = LiftDownPool2d(4), torch.zeros(1, 4, 8, 8)
+    with on_backend("lift"):
+        assert backend_config.forced_backends() is None  # the default choice
+    with on_backend(PYTORCH_STEPS):
+        assert select(x, layer).name == "pytorch"
+    if not triton_lifting.available():
+        pytest.skip("Triton is not installed")
+    with on_backend(TRITON):
+        assert select(x, layer).name == "triton"
+        assert select(x.double(), layer).name == "pytorch"  # float64: the Triton kernels pass it on

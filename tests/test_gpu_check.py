@@ -42,8 +42,14 @@ def test_missing_packages_without_wheels_is_one_line(tmp_path: Path) -> None:
 
 def test_options_are_checked_before_anything_runs(tmp_path: Path) -> None:
     for arguments, message in [
-        (["--bogus"], "gpu_check: unknown option --bogus (options: --rehearse, --help)"),
+        (["--bogus"], "gpu_check: unknown option --bogus (options: --rehearse, --only STAGES, --help)"),
         (["a", "b"], "gpu_check: one OUTPUT_DIR only, got a and b"),
+        (["--only"], "gpu_check: --only needs a comma-separated list of stages"),
+        (
+            ["--only", "gpu_tests,fits"],
+            "gpu_check: unknown stage fits in --only (stages: gpu_tests, "
+            "layer_tests_cuda_standin, triton_kernels, fit_gpu_preset, fit_ddp_preset_one_device, benchmark_bf16)",
+        ),
     ]:
         result = subprocess.run(["bash", str(SCRIPT), *arguments], capture_output=True, text=True, timeout=60)
         assert (result.returncode, result.stderr.strip()) == (2, message)
@@ -72,10 +78,16 @@ def test_the_rehearsal_runs_every_stage_on_a_cpu(tmp_path: Path) -> None:
         env={**os.environ, "PYTHON": sys.executable},
         capture_output=True,
         text=True,
-        timeout=1500,  # the stages' own limits add up to 1440 s
+        timeout=2000,  # the stages' own limits add up to 1860 s
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = dict(line.strip("| ").split(" | ") for line in result.stdout.splitlines() if " | exit " in line)
-    stages = ["layer_tests_cuda_standin", "fit_gpu_preset", "fit_ddp_preset_one_device", "benchmark_bf16"]
+    stages = [
+        "layer_tests_cuda_standin",
+        "triton_kernels",
+        "fit_gpu_preset",
+        "fit_ddp_preset_one_device",
+        "benchmark_bf16",
+    ]
     assert list(rows) == stages and all(row.startswith("exit 0,") for row in rows.values()), rows
     assert "| vgg13 | " in result.stdout and (tmp_path / "out" / "benchmark_bf16.json").is_file()
