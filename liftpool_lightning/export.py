@@ -26,6 +26,20 @@ ExportFormat = Literal["onnx", "torch_export"]
 FORMATS: tuple[str, ...] = ("onnx", "torch_export")
 _SUFFIX = {"onnx": ".onnx", "torch_export": ".pt2"}
 EXTRA_HINT = "pip install 'liftpool-lightning[export]'"
+ONNX_SINGLE_FILE_LIMIT = 1 << 30
+"""Weights up to this many bytes go inside the ``.onnx`` file (one file to copy); larger models keep them in a
+``<name>.onnx.data`` file beside it (an ONNX file itself holds at most 2 GiB)."""
+
+
+def external_data_path(path: str | Path) -> Path:
+    """The file beside an ONNX model ``path`` that holds its weights when they are too large for one file."""
+    path = Path(path)
+    return path.with_name(path.name + ".data")
+
+
+def weight_bytes(module: nn.Module) -> int:
+    """Bytes of the module's parameters and buffers (what an exported file stores as weights)."""
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
 def _require_onnx() -> None:
@@ -54,7 +68,8 @@ def export_model(
     ``torch.export.load(path).module()``, without this package. ``opset``: the ONNX opset version (None: the
     exporter's default); ONNX only. ``dynamic_batch``: the batch size is a symbol, so the file runs on any batch
     size (else only on ``example_input``'s); an example batch of one is traced doubled, as ``torch.export`` would
-    otherwise fix the size to 1. Returns the path written.
+    otherwise fix the size to 1. Weights up to ``ONNX_SINGLE_FILE_LIMIT`` go inside the ``.onnx`` file; larger ones
+    into ``external_data_path(path)``, which must then travel with it. Returns the path written.
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
@@ -83,6 +98,7 @@ def export_model(
                     output_names=["output"],
                     opset_version=opset,
                     dynamic_shapes=dynamic_shapes,
+                    external_data=weight_bytes(module) > ONNX_SINGLE_FILE_LIMIT,
                     verbose=False,
                 )
             else:
@@ -140,7 +156,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dynamic-batch", action="store_true", help="accept any batch size (else the example's)")
     parser.add_argument("--input-size", type=int, nargs="+", metavar="N", help="H W (or one side) of the example input")
     parser.add_argument("--batch-size", type=int, default=1, help="batch size of the example input (default 1)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return parser
+
+
+def check_output(output: Path, ckpt_path: Path, overwrite: bool) -> None:
+    """Refuse to write over the checkpoint being read (always) or over an existing file (unless ``overwrite``)."""
+    if output.exists() and output.resolve() == ckpt_path.resolve():
+        raise ValueError(f"--output {output} is the checkpoint being exported; choose another file")
+    if output.is_dir():
+        raise ValueError(f"--output {output} is a folder; give a file name")
+    existing = [path for path in (output, external_data_path(output)) if path.exists()]
+    if existing and not overwrite:
+        names = " and ".join(str(path) for path in existing)
+        raise ValueError(f"{names} already exist{'s' if len(existing) == 1 else ''}; pass --overwrite to replace")
+
+
+def check_input_size(network: nn.Module, example: Tensor) -> None:
+    """Raise a one-line ValueError when ``network`` cannot run on ``example`` (e.g. too small for its pools)."""
+    try:
+        with torch.no_grad():
+            network(example)
+    except RuntimeError as error:
+        lines = str(error).strip().splitlines()
+        size = "x".join(map(str, example.shape[1:]))
+        raise ValueError(f"the network does not run on a {size} input ({lines[0] if lines else type(error).__name__});"
+                         " choose another --input-size") from error  # fmt: skip
 
 
 def main(args: list[str]) -> int:
@@ -151,14 +192,21 @@ def main(args: list[str]) -> int:
         _require_onnx()
     if options.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {options.batch_size}")
-    network, (channels, height, width) = checkpoint_network(options.ckpt_path)
+    if options.input_size and (len(options.input_size) > 2 or min(options.input_size) < 1):
+        raise ValueError(f"--input-size takes one or two positive sizes (H [W]), got {options.input_size}")
+    ckpt_path = Path(options.ckpt_path)
+    output = Path(options.output) if options.output else ckpt_path.with_suffix(_SUFFIX[options.format])
+    check_output(output, ckpt_path, options.overwrite)  # before the checkpoint is read: nothing is lost on a typo
+    network, (channels, height, width) = checkpoint_network(ckpt_path)
     if options.input_size:
-        if len(options.input_size) > 2 or min(options.input_size) < 1:
-            raise ValueError(f"--input-size takes one or two positive sizes (H [W]), got {options.input_size}")
         height, width = options.input_size[0], options.input_size[-1]
-    output = Path(options.output) if options.output else Path(options.ckpt_path).with_suffix(_SUFFIX[options.format])
     example = torch.randn(options.batch_size, channels, height, width)
+    check_input_size(network, example)
+    if options.overwrite:
+        external_data_path(output).unlink(missing_ok=True)  # a stale sidecar of an earlier, larger export
     written = export_model(network, example, output, options.format, options.opset, options.dynamic_batch)
     batch = "any batch size" if options.dynamic_batch else f"batch size {options.batch_size}"
     print(f"wrote {written} ({options.format}, input {channels}x{height}x{width}, {batch})")
+    if options.format == "onnx" and external_data_path(written).exists():
+        print(f"its weights are in {external_data_path(written)}: keep the two files together")
     return 0

@@ -6,22 +6,25 @@ the losses) in one loop over "slabs" (one ``L x R x C`` block of the rows, indep
 cache, vectorised over channels with ATen's ``Vectorized`` and run in parallel with ``at::parallel_for``. Its backward
 recomputes P and U from the step's input, so a step keeps nothing but its input and output bands for the backward.
 
-The extension is compiled with ``torch.utils.cpp_extension.load`` the first time a layer runs on CPU (about 30 s;
-cached in ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, one build per source, flags, Python and
-PyTorch version; a first build says so on stderr). It
-needs a C++ compiler and ninja. Where the build fails the layers warn once and use ``fused_lifting``, which computes
+The extension is compiled with ``torch.utils.cpp_extension.load`` the first time a layer runs on CPU (cached in
+``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, one build per source, flags, Python, PyTorch and
+ninja version; a first build says so on stderr). It needs a C++ compiler and ninja: the ``ninja`` package's own
+binary, whatever ninja comes first on ``PATH`` (two ninja versions rewrite each other's build log, so alternating
+them would rebuild every time). Where the build fails the layers warn once and use ``fused_lifting``, which computes
 the same function; ``LIFTPOOL_NATIVE=0`` skips the build. Each step is a ``torch.library`` custom op, like
 ``fused_lifting``'s, so torch.compile keeps it as one node.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import subprocess
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -60,6 +63,41 @@ def _compiler_flags() -> list[str]:
     return flags
 
 
+def _ninja_version(command: str) -> str:
+    try:
+        result = subprocess.run([command, "--version"], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return result.stdout.strip()
+
+
+def _ninja() -> tuple[str | None, str]:
+    """The folder of the ninja the build uses (the ``ninja`` package's, installed with this package; None: the one on
+    ``PATH``) and its version ("" where there is none)."""
+    try:
+        import ninja  # the Python package that ships the binary
+
+        folder = getattr(ninja, "BIN_DIR", None)
+    except ImportError:
+        folder = None
+    version = _ninja_version(str(Path(folder) / "ninja")) if folder else ""
+    return (folder, version) if version else (None, _ninja_version("ninja"))
+
+
+@contextlib.contextmanager
+def _first_on_path(folder: str | None) -> Iterator[None]:
+    """Within the block ``folder`` comes first on ``PATH`` (PyTorch's build runs the first ``ninja`` there)."""
+    if folder is None:
+        yield
+        return
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = folder + os.pathsep + before
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
+
+
 def _announce_build(directory: Path, name: str, file_baton: bool) -> None:
     """A line on stderr before a first build (it takes about 30 s), and, where PyTorch locks builds with a file
     that must not exist (before 2.14: it waits for it forever, built or not), which file to delete if one is left."""
@@ -76,11 +114,12 @@ def _announce_build(directory: Path, name: str, file_baton: bool) -> None:
 def extension() -> ModuleType | None:
     """The compiled kernels, or None (``LIFTPOOL_NATIVE=0``, not Linux, or the build failed: warned once).
 
-    The build is named by a digest of the source, the flags, the Python build and the PyTorch version, so two
-    versions of the package, or two environments with different PyTorch versions, on one machine neither rebuild
-    over each other nor load a library built against another PyTorch (nor wait on another version's lock file:
-    PyTorch 2.11 waited forever on the one 2.14 leaves). A first build says so on stderr; only Linux (gcc/clang with
-    OpenMP) is built and tested.
+    The build is named by a digest of the source, the flags, the Python build, the PyTorch version and the ninja
+    version, so two versions of the package, or two environments with different PyTorch or ninja versions, on one
+    machine neither rebuild over each other nor load a library built against another PyTorch (nor wait on another
+    version's lock file: PyTorch 2.11 waited forever on the one 2.14 leaves). The build runs the ``ninja`` package's
+    binary wherever it is installed, whatever ``PATH`` says. A first build says so on stderr; only Linux (gcc/clang
+    with OpenMP) is built and tested.
     """
     if not backend_config.native_enabled() or not sys.platform.startswith("linux"):
         return None
@@ -89,15 +128,17 @@ def extension() -> ModuleType | None:
     flags = _compiler_flags()
     try:
         python = f"{sys.version_info[:2]}{sys.abiflags}"  # 3.13 and free-threaded 3.13t are different builds
-        versions = f"{' '.join(flags)} python {python} torch {torch.__version__}"
+        ninja_folder, ninja_version = _ninja()
+        versions = f"{' '.join(flags)} python {python} torch {torch.__version__} ninja {ninja_version}"
         name = f"liftpool_lifting_cpu_{hashlib.sha256(SOURCE.read_bytes() + versions.encode()).hexdigest()[:12]}"
         root = os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()  # as PyTorch's
         directory = Path(root) / name
         directory.mkdir(parents=True, exist_ok=True)
         _announce_build(directory, name, file_baton=not hasattr(cpp_extension, "FileLock"))
-        return cpp_extension.load(
-            name, [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"], build_directory=str(directory)
-        )
+        with _first_on_path(ninja_folder):
+            return cpp_extension.load(
+                name, [str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"], build_directory=str(directory)
+            )
     except Exception as error:  # no compiler or ninja, a source missing from the install: PyTorch steps serve
         message = str(error).strip().splitlines()
         warnings.warn(

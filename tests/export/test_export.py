@@ -206,3 +206,70 @@ def test_every_pool_of_the_surgery_exports_to_onnx(pool: str, tmp_path: Path) ->
     with torch.no_grad():
         expected = model(x)
     assert (torch.from_numpy(got) - expected).abs().max().item() <= TOLERANCE
+
+
+def _export(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "liftpool_lightning", "export", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+    )
+
+
+def test_export_never_writes_over_the_checkpoint_or_an_existing_file(checkpoint: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run.ckpt"
+    copy.write_bytes(checkpoint.read_bytes())
+    for extra in ([], ["--overwrite"]):  # the checkpoint itself: refused even with --overwrite
+        result = _export("--ckpt_path", str(copy), "--output", str(copy), *extra)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"liftpool export: error: --output {copy} is the checkpoint being exported; choose another file"
+        ]
+    assert copy.read_bytes() == checkpoint.read_bytes()
+    mine = tmp_path / "run.onnx"  # the default output name, already taken by a file the user made
+    mine.write_text("my notes")
+    result = _export("--ckpt_path", str(copy))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"liftpool export: error: {mine} already exists; pass --overwrite to replace"
+    ]
+    assert mine.read_text() == "my notes"
+    result = _export("--ckpt_path", str(copy), "--overwrite")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert onnx.load(str(mine)).graph.node
+
+
+def test_a_small_model_is_one_onnx_file_that_runs_alone(checkpoint: Path, tmp_path: Path) -> None:
+    output = tmp_path / "written" / "model.onnx"
+    result = _export("--ckpt_path", str(checkpoint), "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in output.parent.iterdir()) == ["model.onnx"]
+    alone = tmp_path / "elsewhere" / "copied.onnx"
+    alone.parent.mkdir()
+    alone.write_bytes(output.read_bytes())
+    session = ort.InferenceSession(str(alone), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"input": torch.randn(1, 3, 32, 32).numpy()})
+    assert logits.shape == (1, 8)
+
+
+def test_large_weights_go_beside_the_file_and_the_message_names_both(tmp_path: Path, monkeypatch) -> None:
+    import liftpool_lightning.export as export
+
+    monkeypatch.setattr(export, "ONNX_SINGLE_FILE_LIMIT", 1000)  # the tiny model counts as large
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Flatten(), torch.nn.LazyLinear(4))
+    model(torch.randn(1, 3, 8, 8))
+    path = export_model(model, torch.randn(1, 3, 8, 8), tmp_path / "big.onnx")
+    assert export.external_data_path(path).is_file()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"input": torch.randn(1, 3, 8, 8).numpy()})[0].shape == (1, 4)
+
+
+def test_an_input_too_small_for_the_network_is_one_line(checkpoint: Path, tmp_path: Path) -> None:
+    result = _export("--ckpt_path", str(checkpoint), "--output", str(tmp_path / "x.onnx"), "--input-size", "1")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("liftpool export: error: the network does not run on a 3x1x1 input (")
+    assert line.endswith("); choose another --input-size")
+    assert not (tmp_path / "x.onnx").exists()

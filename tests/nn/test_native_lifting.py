@@ -2,6 +2,7 @@
 and thread counts; what they keep for the backward; how the build is found, skipped or falls back."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -213,3 +214,27 @@ def test_builds_are_kept_apart_per_pytorch_version_and_a_first_build_says_so(
         )
     finally:
         native_lifting.extension.cache_clear()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the C++ kernels are built on Linux only")
+def test_the_same_build_loads_whatever_ninja_is_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``ninja`` package's binary runs the build: another ninja first on PATH, or none at all, neither rebuilds
+    the extension (two versions rewrite each other's build log) nor fails it."""
+    monkeypatch.delenv("LIFTPOOL_NATIVE", raising=False)
+    native_lifting.extension.cache_clear()
+    assert native_lifting.built()
+    library = Path(native_lifting.extension().__file__)
+    before = library.stat().st_mtime_ns
+    code = "from liftpool_lightning.nn import native_lifting as n; print(n.extension().__file__ if n.built() else '')"
+    for path in ("/usr/bin:/bin", f"{Path(sys.executable).parent}:/usr/bin:/bin", "/no-such-folder"):
+        result = subprocess.run(
+            [sys.executable, "-W", "error::UserWarning", "-c", code],
+            env={**os.environ, "PATH": path},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip() == str(library), (path, result.stderr[-2000:])
+        assert "building" not in result.stderr
+    assert library.stat().st_mtime_ns == before
