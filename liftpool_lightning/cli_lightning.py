@@ -18,12 +18,19 @@ import liftpool_lightning.tasks  # noqa: F401  (registers the tasks and data mod
 from liftpool_lightning import __version__
 from liftpool_lightning.callbacks import (
     DataErrorCheckpoint,
+    ExperimentIdentity,
     PreemptionCheckpoint,
     RNGStateCheckpoint,
     StopOnNonFiniteLoss,
 )
 from liftpool_lightning.checkpointing import AtomicCheckpointIO, check_checkpoint_file
-from liftpool_lightning.checkpointing.experiment import candidate_roots, model_differences
+from liftpool_lightning.checkpointing.experiment import (
+    CHECKPOINT_KEY,
+    candidate_roots,
+    experiment_identity,
+    identity_differences,
+    model_differences,
+)
 from liftpool_lightning.checkpointing.resolve import SPECIAL_CKPT_PATHS, search_last_checkpoint
 from liftpool_lightning.cli_errors import ShortParserErrors
 from liftpool_lightning.data.base import BaseDataModule
@@ -72,7 +79,11 @@ class LiftPoolCLI(LightningCLI):
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        identity = getattr(self, "_identity", None)
+        if identity is not None:  # every checkpoint says which experiment wrote it (read by --ckpt_path last)
+            trainer.callbacks.append(ExperimentIdentity(identity))
+        return trainer
 
     def _parse_ckpt_path(self) -> None:
         """Resolve ``--ckpt_path last`` to this experiment's newest checkpoint and refuse a checkpoint whose model
@@ -83,12 +94,19 @@ class LiftPoolCLI(LightningCLI):
             return
         config = self.config[subcommand]
         take_checkpoint_model = bool(config.get("model_from_ckpt"))
+        self._identity = identity = experiment_identity(config)
 
         def differences(saved: dict[str, Any]) -> list[str]:
             return model_differences(config.get("model"), saved, linked=LINKED_MODEL_OPTIONS)
 
+        def other_experiment(content: dict[str, Any]) -> list[str]:
+            """Why a checkpoint found for ``last`` belongs to another experiment (empty: it is this one's)."""
+            if CHECKPOINT_KEY in content:
+                return identity_differences(content[CHECKPOINT_KEY], identity, skip=("model",) * take_checkpoint_model)
+            return [] if take_checkpoint_model else differences(content.get("hyper_parameters") or {})
+
         if config.get("ckpt_path") == "last":
-            config.ckpt_path = self._resolve_last(config, subcommand, None if take_checkpoint_model else differences)
+            config.ckpt_path = self._resolve_last(config, subcommand, other_experiment)
         ckpt_path = config.get("ckpt_path")
         if not ckpt_path or ckpt_path in SPECIAL_CKPT_PATHS:
             return
@@ -104,11 +122,12 @@ class LiftPoolCLI(LightningCLI):
             )
         print(f"liftpool: --model_from_ckpt: taking from the checkpoint {'; '.join(problems)}", file=sys.stderr)
         super()._parse_ckpt_path()
+        self._identity = experiment_identity(self.config[subcommand])  # the checkpoint's model from here on
 
     @staticmethod
     def _resolve_last(config: Any, subcommand: str, differences: Any) -> str | None:
-        """``last``: the newest last/preemption/SLURM checkpoint of this experiment (same model options) under
-        ``default_root_dir`` and the loggers' folders; fit starts from scratch when there is none."""
+        """``last``: the newest last/preemption/SLURM checkpoint of this experiment (same seed, model and data
+        options) under ``default_root_dir`` and the loggers' folders; fit starts from scratch when there is none."""
         roots = candidate_roots(config.trainer.default_root_dir, _logger_save_dirs(config.trainer.get("logger")))
         search = search_last_checkpoint(roots, differences)
         where = ", ".join(str(root) for root in roots)

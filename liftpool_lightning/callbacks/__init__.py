@@ -2,6 +2,7 @@
 handling the CLI adds to every run (preemption checkpoint, RNG states, NaN stop, a checkpoint on a bad sample)."""
 
 from liftpool_lightning.callbacks.data_error import DataErrorCheckpoint
+from liftpool_lightning.callbacks.experiment_identity import ExperimentIdentity
 from liftpool_lightning.callbacks.finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
 from liftpool_lightning.callbacks.preemption import PreemptionCheckpoint
@@ -10,6 +11,7 @@ from liftpool_lightning.callbacks.subbands import SubbandVisualizer
 
 __all__ = [
     "DataErrorCheckpoint",
+    "ExperimentIdentity",
     "NonFiniteLossError",
     "PredictionWriter",
     "PreemptionCheckpoint",

@@ -1,9 +1,11 @@
-"""Which experiment a checkpoint belongs to: its model options (the task's saved hyperparameters) compared with
-the ones a command gives (config files + command line), so ``--ckpt_path`` never swaps the model silently and
-``--ckpt_path last`` only resumes the same experiment."""
+"""Which experiment a checkpoint belongs to: its model options (the task's saved hyperparameters) and its identity
+(seed, model and data options, written into every checkpoint of ``liftpool fit``) compared with the ones a command
+gives (config files + command line), so ``--ckpt_path`` never swaps the model silently and ``--ckpt_path last`` only
+resumes the same experiment."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,3 +58,45 @@ def candidate_roots(default_root_dir: str | None, logger_save_dirs: Iterable[str
         if not any(root == seen or seen in root.parents for seen in roots):
             roots = [seen for seen in roots if root not in seen.parents] + [root]
     return roots
+
+
+#: Where a checkpoint written by ``liftpool fit`` keeps its experiment's identity (``experiment_identity``).
+CHECKPOINT_KEY = "liftpool_experiment"
+
+#: Data options that may change when a run is resumed (where the files are, how they are loaded), not what is learnt.
+RESUMABLE_DATA_OPTIONS = ("root", "download", "num_workers", "pin_memory", "persistent_workers", "prefetch_factor")
+
+
+def experiment_identity(config: Mapping[str, Any] | Any) -> dict[str, Any]:
+    """What defines an experiment in a subcommand's resolved config: the seed, the model and the data options (those
+    in ``RESUMABLE_DATA_OPTIONS`` left out), as plain JSON values. The trainer's options (epochs, devices, loggers,
+    callbacks, folders) may change on resume and are not part of it."""
+    config = _plain(config) or {}
+    data = dict(config.get("data") or {})
+    if isinstance(data.get("init_args"), Mapping):
+        data["init_args"] = {k: v for k, v in data["init_args"].items() if k not in RESUMABLE_DATA_OPTIONS}
+    identity = {"seed_everything": config.get("seed_everything"), "model": config.get("model"), "data": data}
+    return json.loads(json.dumps(identity, default=str))  # plain values: a weights_only load reads them
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def identity_differences(saved: Mapping[str, Any], given: Mapping[str, Any], skip: Iterable[str] = ()) -> list[str]:
+    """``option: checkpoint A, given B`` for every option of two experiment identities that differs (``init_args``
+    left out of the names), except those under the ``skip`` prefixes (e.g. ``model`` with ``--model_from_ckpt``)."""
+    saved_flat, given_flat = _flat(saved), _flat(given)
+    differences = []
+    for key in sorted(set(saved_flat) | set(given_flat)):
+        if any(key == prefix or key.startswith(prefix + ".") for prefix in skip):
+            continue
+        before, after = saved_flat.get(key), given_flat.get(key)
+        if before != after:
+            differences.append(f"{key.replace('.init_args', '')}: checkpoint {before!r}, given {after!r}")
+    return differences

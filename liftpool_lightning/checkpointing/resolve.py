@@ -64,7 +64,7 @@ def search_last_checkpoint(
     roots: Iterable[str | Path], differences: Callable[[Mapping[str, Any]], list[str]] | None = None
 ) -> LastCheckpointSearch:
     """The newest readable ``last*.ckpt`` or ``hpc_ckpt_*.ckpt`` under ``roots`` (searched recursively) for which
-    ``differences(hyper_parameters)`` is empty (every one when ``differences`` is None).
+    ``differences(checkpoint)`` is empty (every one when ``differences`` is None).
 
     Unreadable candidates (e.g. truncated by a crash of a tool that does not write atomically) are skipped with a
     warning naming them, so ``--ckpt_path last`` always resumes from a loadable file.
@@ -83,7 +83,7 @@ def search_last_checkpoint(
         except (ValueError, FileNotFoundError) as error:
             warnings.warn(f"skipping {candidate}: {error}", stacklevel=2)
             continue
-        problems = differences(content.get("hyper_parameters") or {}) if differences else []
+        problems = differences(content) if differences else []
         if problems:
             search.passed_over.append((candidate, problems))
             continue

@@ -12,7 +12,7 @@ from jsonargparse import Namespace
 from liftpool_lightning.checkpointing.experiment import candidate_roots, model_differences
 from liftpool_lightning.checkpointing.resolve import search_last_checkpoint
 from liftpool_lightning.cli import main
-from tests.cli.conftest import QUICKSTART, run_subprocess, tiny_args
+from tests.cli.conftest import QUICKSTART, TINY_SYNTHETIC, run_subprocess, tiny_args
 
 SAVED = {"_class_path": "liftpool_lightning.tasks.ClassificationTask", "network": "small_vgg", "num_classes": 8,
          "pool": "max", "pool_options": {"bands": ["ll"]}, "lambda_u": 0.01, "_instantiator": "x"}  # fmt: skip
@@ -64,7 +64,9 @@ def test_last_is_the_newest_checkpoint_of_the_same_experiment(tmp_path: Path) ->
         return path
 
     old_max, lift, newer_lift = write("a", "max", 100), write("b", "lift", 200), write("c", "lift", 300)
-    search = search_last_checkpoint([tmp_path], lambda saved: model_differences(_given(), saved, ["num_classes"]))
+    search = search_last_checkpoint(
+        [tmp_path], lambda content: model_differences(_given(), content["hyper_parameters"], ["num_classes"])
+    )
     assert search.found == old_max
     assert [path for path, _ in search.passed_over] == [newer_lift, lift]
     assert search.passed_over[0][1] == ["pool: checkpoint 'lift', given 'max'"]
@@ -111,7 +113,34 @@ def test_last_passes_over_other_experiments(tmp_path: Path, max_checkpoint: Path
     main(["validate", "--config", str(QUICKSTART), *tiny_args(root), "--ckpt_path=last", "--model.init_args.pool=max"])
     message = capsys.readouterr().err
     assert f"resuming from {max_checkpoint} (passed over 1 newer checkpoint of other experiments" in message
-    assert "has pool: checkpoint 'lift', given 'max')" in message
+    assert "has model.pool: checkpoint 'lift', given 'max')" in message
     with pytest.raises(FileNotFoundError, match=r"no checkpoint of this experiment under .*passed over 2 newer"):
         main(["test", "--config", str(QUICKSTART), *tiny_args(root), "--ckpt_path=last",
               "--model.init_args.pool=avg"])  # fmt: skip
+
+
+def test_last_resumes_its_own_run_not_another_seed_sharing_the_logger_folder(tmp_path: Path, capsys) -> None:
+    """Two runs of the same model with their own ``default_root_dir`` but one logger ``save_dir`` (as the W&B preset
+    has it): ``last`` for the first never resumes the second's newer checkpoint (another seed)."""
+    study = tmp_path / "study"
+
+    def fit(run: str, seed: int, *extra: str) -> None:
+        main(["fit", "--config", str(QUICKSTART), *TINY_SYNTHETIC, f"--trainer.default_root_dir={study / run}",
+              f"--trainer.logger.init_args.save_dir={study}", f"--seed_everything={seed}", *extra])  # fmt: skip
+
+    fit("a", 1, "--trainer.max_epochs=1")
+    fit("b", 2, "--trainer.max_epochs=1")  # newer, same model options, other seed
+    (own,) = [
+        path for path in study.rglob("last.ckpt") if torch.load(path)["liftpool_experiment"]["seed_everything"] == 1
+    ]
+    (other,) = [path for path in study.rglob("last.ckpt") if path != own]
+    assert other.stat().st_mtime >= own.stat().st_mtime
+    capsys.readouterr()
+    fit("a", 1, "--trainer.max_epochs=2", "--ckpt_path=last")
+    message = capsys.readouterr().err
+    assert (
+        f"resuming from {own} (passed over 1 newer checkpoint of other experiments; the newest, {other}, has "
+        "seed_everything: checkpoint 2, given 1)" in message
+    )
+    fit("c", 3, "--trainer.max_epochs=1", "--ckpt_path=last", "--data.num_train=40")
+    assert "no checkpoint of this experiment" in capsys.readouterr().err  # a new seed and data size: from scratch
