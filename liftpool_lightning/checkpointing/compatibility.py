@@ -1,8 +1,9 @@
-"""Say, in one line, why a checkpoint does not fit a model: a different network, pool or class count."""
+"""Say, in one line, why a checkpoint does not fit a model: a different network, pool or class count, or an
+optimizer state another optimizer cannot resume."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -37,3 +38,33 @@ def state_dict_mismatch(
             more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
             problems.append(f"{label}: {', '.join(items[:limit])}{more}")
     return problems
+
+
+def _saved_optimizer_name(checkpoint: Mapping[str, Any]) -> str | None:
+    """The optimizer class the checkpoint's run was configured with, where its experiment identity says."""
+    identity = checkpoint.get("liftpool_experiment") or {}
+    optimizer = ((identity.get("model") or {}).get("init_args") or {}).get("optimizer")
+    if isinstance(optimizer, Mapping):
+        return optimizer.get("class_path")
+    return optimizer if isinstance(optimizer, str) else None
+
+
+def optimizer_mismatch(checkpoint: Mapping[str, Any], optimizer_factory: Callable[..., Any]) -> str | None:
+    """Why the checkpoint's optimizer state cannot be resumed by the optimizer ``optimizer_factory`` builds: the
+    options that optimizer needs in every parameter group and the saved groups lack (another optimizer class; torch
+    would fail at the first step with a ``KeyError``). None where they fit, or where there is no optimizer state."""
+    try:
+        saved = set(checkpoint["optimizer_states"][0]["param_groups"][0])
+    except (KeyError, IndexError, TypeError):
+        return None
+    probe = optimizer_factory([torch.nn.Parameter(torch.zeros(1))])
+    missing = sorted(set(probe.param_groups[0]) - saved - {"params"})
+    if not missing:
+        return None
+    given = f"{type(probe).__module__}.{type(probe).__qualname__}"
+    before = _saved_optimizer_name(checkpoint) or "another optimizer"
+    return (
+        f"the checkpoint's optimizer state is of {before}, the given optimizer is {given}, which needs "
+        f"{', '.join(missing)} in its state; resume with the optimizer the checkpoint was trained with (its "
+        "config.yaml beside its logs names it)"
+    )

@@ -11,7 +11,11 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
-from liftpool_lightning.checkpointing.compatibility import architecture_mismatch, state_dict_mismatch
+from liftpool_lightning.checkpointing.compatibility import (
+    architecture_mismatch,
+    optimizer_mismatch,
+    state_dict_mismatch,
+)
 from liftpool_lightning.models.registry import create_network, swap_pooling
 from liftpool_lightning.nn import lifting_losses
 
@@ -106,7 +110,8 @@ class BaseTask(LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse, in one line naming the differences, a checkpoint of another network, pool or class count
-        (instead of torch's long missing/unexpected-keys error after the loading has started)."""
+        (instead of torch's long missing/unexpected-keys error after the loading has started), and, when resuming a
+        fit, an optimizer state the configured optimizer cannot take (torch would fail at the first step)."""
         problems = architecture_mismatch(checkpoint.get("hyper_parameters", {}), self.hparams)
         problems += state_dict_mismatch(checkpoint.get("state_dict", {}), self.state_dict())
         if problems:
@@ -114,6 +119,10 @@ class BaseTask(LightningModule):
                 "the checkpoint does not fit this model (a different network or pool configuration): "
                 + "; ".join(problems)
             )
+        if self._trainer is not None and self.trainer.state.fn == "fit":  # resuming: the optimizer state too
+            problem = optimizer_mismatch(checkpoint, self.optimizer_factory)
+            if problem:
+                raise ValueError(problem)
 
     def configure_losses(self) -> None:
         """Set ``self.criterion``."""

@@ -168,3 +168,19 @@ def test_the_cli_adds_atomic_writes_and_the_fault_callbacks(tmp_path: Path) -> N
     assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
     kinds = [type(callback) for callback in cli.trainer.callbacks]
     assert {PreemptionCheckpoint, RNGStateCheckpoint, StopOnNonFiniteLoss} <= set(kinds)
+
+
+def test_resuming_with_another_optimizer_is_one_line_before_training(tmp_path: Path, trained: Path) -> None:
+    args = ["fit", "--config", str(QUICKSTART), *tiny_args(tmp_path), "--trainer.max_epochs=2",
+            "--model.init_args.pool=max", f"--ckpt_path={trained}", "--model.init_args.optimizer=torch.optim.SGD",
+            "--model.init_args.optimizer.lr=0.1"]  # fmt: skip
+    result = run_subprocess(args, cwd=tmp_path)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [
+        "liftpool: error: the checkpoint's optimizer state is of torch.optim.AdamW, the given optimizer is "
+        "torch.optim.sgd.SGD, which needs dampening, momentum, nesterov in its state; resume with the optimizer the "
+        "checkpoint was trained with (its config.yaml beside its logs names it)"
+    ], result.stderr[-3000:]
+    assert "Restored all states" not in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.rglob("*.ckpt"))  # nothing trained, nothing written
