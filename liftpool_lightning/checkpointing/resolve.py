@@ -63,36 +63,50 @@ class LastCheckpointSearch:
 def search_last_checkpoint(
     roots: Iterable[str | Path], differences: Callable[[Mapping[str, Any]], list[str]] | None = None
 ) -> LastCheckpointSearch:
-    """The newest readable ``last*.ckpt`` or ``hpc_ckpt_*.ckpt`` under ``roots`` (searched recursively) for which
-    ``differences(checkpoint)`` is empty (every one when ``differences`` is None).
+    """The latest state of the newest run under ``roots`` (searched recursively) for which ``differences(checkpoint)``
+    is empty (every run when ``differences`` is None).
 
-    Unreadable candidates (e.g. truncated by a crash of a tool that does not write atomically) are skipped with a
-    warning naming them, so ``--ckpt_path last`` always resumes from a loadable file.
+    Runs are taken newest first (by their checkpoint folder's newest file); within a folder the checkpoint of the
+    most training steps wins, whatever its name (a ``last.ckpt`` written every N steps can be older than the epoch's
+    checkpoint beside it), and at equal steps a ``last*`` or ``hpc_ckpt_*`` file. Unreadable candidates (e.g.
+    truncated by a crash of a tool that does not write atomically) are skipped with a warning naming them, so
+    ``--ckpt_path last`` always resumes from a loadable file.
     """
-    candidates = {
-        path
-        for root in map(Path, roots)
-        if root.is_dir()
-        for pattern in ("last*.ckpt", "hpc_ckpt_*.ckpt")
-        for path in root.rglob(pattern)
-    }
+    folders: dict[Path, list[Path]] = {}
+    for path in {path for root in map(Path, roots) if root.is_dir() for path in root.rglob("*.ckpt")}:
+        if path.is_file():
+            folders.setdefault(path.parent, []).append(path)
     search = LastCheckpointSearch(found=None)
-    for candidate in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
-        try:
-            content = check_checkpoint_file(candidate)
-        except (ValueError, FileNotFoundError) as error:
-            warnings.warn(f"skipping {candidate}: {error}", stacklevel=2)
-            continue
-        problems = differences(content) if differences else []
-        if problems:
-            search.passed_over.append((candidate, problems))
-            continue
-        search.found = candidate
-        break
+    newest_first = sorted(folders.values(), key=lambda paths: max(p.stat().st_mtime for p in paths), reverse=True)
+    for paths in newest_first:
+        readable = []
+        for candidate in paths:
+            try:
+                readable.append((candidate, check_checkpoint_file(candidate)))
+            except (ValueError, FileNotFoundError) as error:
+                warnings.warn(f"skipping {candidate}: {error}", stacklevel=2)
+        readable.sort(key=lambda item: (_progress(item[1]), _is_last(item[0]), item[0].stat().st_mtime), reverse=True)
+        for candidate, content in readable:
+            problems = differences(content) if differences else []
+            if problems:
+                search.passed_over.append((candidate, problems))
+                continue
+            search.found = candidate
+            return search
     return search
 
 
+def _is_last(path: Path) -> bool:
+    """A ``last*.ckpt`` or SLURM/preemption ``hpc_ckpt_*.ckpt``: preferred to another file of the same progress."""
+    return path.name.startswith(("last", "hpc_ckpt_"))
+
+
+def _progress(content: Mapping[str, Any]) -> tuple[int, int]:
+    """(global step, epoch) a checkpoint was saved at."""
+    step, epoch = content.get("global_step"), content.get("epoch")
+    return (step if isinstance(step, int) else -1, epoch if isinstance(epoch, int) else -1)
+
+
 def find_last_checkpoint(root: str | Path) -> Path | None:
-    """The newest readable ``last*.ckpt`` or ``hpc_ckpt_*.ckpt`` under ``root``, or None (see
-    ``search_last_checkpoint``)."""
+    """The latest state of the newest run under ``root``, or None (see ``search_last_checkpoint``)."""
     return search_last_checkpoint([root]).found

@@ -112,9 +112,10 @@ def test_last_passes_over_other_experiments(tmp_path: Path, max_checkpoint: Path
     capsys.readouterr()
     main(["validate", "--config", str(QUICKSTART), *tiny_args(root), "--ckpt_path=last", "--model.init_args.pool=max"])
     message = capsys.readouterr().err
-    assert f"resuming from {max_checkpoint} (passed over 1 newer checkpoint of other experiments" in message
+    # the lift run's last.ckpt and best checkpoint
+    assert f"resuming from {max_checkpoint} (passed over 2 newer checkpoints of other experiments" in message
     assert "has model.pool: checkpoint 'lift', given 'max')" in message
-    with pytest.raises(FileNotFoundError, match=r"no checkpoint of this experiment under .*passed over 2 newer"):
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint of this experiment under .*passed over 4 newer"):
         main(["test", "--config", str(QUICKSTART), *tiny_args(root), "--ckpt_path=last",
               "--model.init_args.pool=avg"])  # fmt: skip
 
@@ -139,8 +140,44 @@ def test_last_resumes_its_own_run_not_another_seed_sharing_the_logger_folder(tmp
     fit("a", 1, "--trainer.max_epochs=2", "--ckpt_path=last")
     message = capsys.readouterr().err
     assert (
-        f"resuming from {own} (passed over 1 newer checkpoint of other experiments; the newest, {other}, has "
+        f"resuming from {own} (passed over 2 newer checkpoints of other experiments; the newest, {other}, has "
         "seed_everything: checkpoint 2, given 1)" in message
     )
     fit("c", 3, "--trainer.max_epochs=1", "--ckpt_path=last", "--data.num_train=40")
     assert "no checkpoint of this experiment" in capsys.readouterr().err  # a new seed and data size: from scratch
+
+
+def test_last_is_the_latest_state_of_the_run_whatever_the_file_name(tmp_path: Path) -> None:
+    """A ``last.ckpt`` written every N steps is older than the epoch checkpoint beside it: the epoch's is resumed;
+    at equal steps ``last.ckpt`` is."""
+    folder = tmp_path / "version_0" / "checkpoints"
+    folder.mkdir(parents=True)
+
+    def write(name: str, step: int, mtime: int) -> Path:
+        torch.save(
+            {"state_dict": {}, "hyper_parameters": SAVED, "global_step": step, "epoch": step // 10}, folder / name
+        )
+        os.utime(folder / name, (mtime, mtime))
+        return folder / name
+
+    write("last.ckpt", 1000, 300)  # the every-1000-steps checkpoint, saved last
+    epoch = write("epoch=1-step=1240.ckpt", 1240, 200)
+    assert search_last_checkpoint([tmp_path]).found == epoch
+    last = write("last.ckpt", 1240, 100)
+    assert search_last_checkpoint([tmp_path]).found == last
+
+
+def test_resume_takes_the_epoch_checkpoint_newer_than_last(tmp_path: Path, capsys) -> None:
+    run = ["fit", "--config", str(QUICKSTART), *tiny_args(tmp_path)]
+    main([*run, "--trainer.max_epochs=1"])
+    folder = tmp_path / "lightning_logs" / "version_0" / "checkpoints"
+    stale = (folder / "last.ckpt").read_bytes()
+    main([*run, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    for path in tmp_path.rglob("last.ckpt"):  # as a last.ckpt saved every N steps leaves it: behind the epoch's
+        path.write_bytes(stale)
+    epochs = {path: torch.load(path)["global_step"] for path in tmp_path.rglob("epoch=*.ckpt")}
+    latest = max(epochs, key=epochs.get)
+    assert epochs[latest] > torch.load(folder / "last.ckpt")["global_step"]  # the best epoch is the second here
+    capsys.readouterr()
+    main([*run, "--trainer.max_epochs=3", "--ckpt_path=last"])
+    assert f"resuming from {latest}" in capsys.readouterr().err
