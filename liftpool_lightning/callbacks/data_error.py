@@ -12,8 +12,8 @@ class DataErrorCheckpoint(Callback):
     """When a sample fails to load during ``fit`` (a :class:`BadSampleError`, training or validation), save
     ``last.ckpt`` where the run keeps its checkpoints and add its path and how to go on to the error's one line.
 
-    A failure in validation thus keeps the training epoch before it, and one in training keeps the steps done (the
-    resumable loader restarts at the failed batch). Fix or remove the file (``liftpool check-data`` lists every bad
+    A failure in validation thus keeps the training epoch before it, and resuming runs that validation again from its
+    first batch; one in training keeps the steps done (the resumable loader restarts at the failed batch). Fix or remove the file (``liftpool check-data`` lists every bad
     one) and resume with ``--ckpt_path last``, or set ``data.init_args.skip_bad_samples``. Under multi-process DDP
     only the failing rank sees the error and a checkpoint needs every rank, so none is saved there (said in the line).
     """
@@ -28,6 +28,8 @@ class DataErrorCheckpoint(Callback):
         if trainer.world_size > 1:
             note = f"no checkpoint saved (a multi-process run); {advice}, or set data.init_args.skip_bad_samples true"
         else:
+            if trainer.validating:  # not trainer.sanity_checking: that runs before any training
+                _mark_validation_interrupted(trainer)
             path = checkpoint_folder(trainer) / self.filename
             trainer.save_checkpoint(path)
             note = (
@@ -35,3 +37,13 @@ class DataErrorCheckpoint(Callback):
                 "and resume with --ckpt_path last, or set data.init_args.skip_bad_samples true"
             )
         exception.args = (f"{exception}; {note}",)
+
+
+def _mark_validation_interrupted(trainer: Trainer) -> None:
+    """Record the fit's validation as interrupted before its first batch: a checkpoint saved now resumes by running
+    the whole validation (Lightning reruns an evaluation it finds started but not processed) instead of skipping it
+    as done, so the epoch gets its validation metrics and its best-by-validation checkpoint."""
+    progress = trainer.fit_loop.epoch_loop.val_loop.batch_progress
+    progress.reset_on_run()  # this validation's own counters back to its first batch (the totals stay)
+    progress.increment_ready()
+    progress.increment_started()

@@ -161,3 +161,25 @@ def test_the_console_command_prints_one_line(imagenet: tuple[Path, Path], tmp_pa
     errors = [line for line in result.stderr.splitlines() if line.startswith("liftpool: error: train sample")]
     assert len(errors) == 1 and "checkpoint saved to" in errors[0], result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+def test_resuming_after_a_validation_error_runs_that_validation(imagenet: tuple[Path, Path], tmp_path: Path) -> None:
+    """The interrupted epoch's validation runs in full on resume: its metrics are logged and the best-by-validation
+    checkpoint of that epoch is written, before the next epoch trains."""
+    root, config = imagenet
+    bad = root / "val" / CLASSES[1] / "ILSVRC2012_val_00000003.JPEG"
+    good = bad.read_bytes()
+    _truncate(bad)
+    args = _fit(tmp_path, config, "--trainer.num_sanity_val_steps=0", "--trainer.max_epochs=1")
+    with pytest.raises(BadSampleError):
+        main(args)
+    bad.write_bytes(good)  # fixed
+    main([*args, "--ckpt_path=last"])
+    metrics = (tmp_path / "lightning_logs" / "version_1" / "metrics.csv").read_text().splitlines()
+    header = metrics[0].split(",")
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in metrics[1:]]
+    validated = [row for row in rows if row.get("val/top1_error")]
+    assert [(row["epoch"], row["step"]) for row in validated] == [("0", "2")]  # epoch 0, after its 3 steps
+    assert 0.0 <= float(validated[0]["val/top1_error"]) <= 1.0
+    best = list((tmp_path / "lightning_logs").rglob("epoch=0-step=3.ckpt"))
+    assert len(best) == 1
