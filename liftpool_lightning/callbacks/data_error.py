@@ -13,9 +13,10 @@ class DataErrorCheckpoint(Callback):
     ``last.ckpt`` where the run keeps its checkpoints and add its path and how to go on to the error's one line.
 
     A failure in validation thus keeps the training epoch before it, and resuming runs that validation again from its
-    first batch; one in training keeps the steps done (the resumable loader restarts at the failed batch). Fix or remove the file (``liftpool check-data`` lists every bad
-    one) and resume with ``--ckpt_path last``, or set ``data.init_args.skip_bad_samples``. Under multi-process DDP
-    only the failing rank sees the error and a checkpoint needs every rank, so none is saved there (said in the line).
+    first batch; one in training keeps the steps done (the resumable loader restarts at the failed batch). Fix or
+    remove the file (``liftpool check-data`` lists every bad one) and resume with ``--ckpt_path last``, or set
+    ``data.init_args.skip_bad_samples``. Under multi-process DDP only the failing rank sees the error and a checkpoint
+    needs every rank, so none is saved there (said in the line).
     """
 
     def __init__(self, filename: str = "last.ckpt") -> None:
