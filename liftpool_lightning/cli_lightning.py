@@ -18,6 +18,7 @@ import liftpool_lightning.tasks  # noqa: F401  (registers the tasks and data mod
 from liftpool_lightning import __version__
 from liftpool_lightning.callbacks import (
     DataErrorCheckpoint,
+    EpochMetricState,
     ExperimentIdentity,
     PreemptionCheckpoint,
     RNGStateCheckpoint,
@@ -172,7 +173,13 @@ def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
         save_config_kwargs={"overwrite": True},
         # added to every run (after the config's own callbacks): see docs of each; atomic checkpoint writes
         trainer_defaults={
-            "callbacks": [PreemptionCheckpoint(), RNGStateCheckpoint(), StopOnNonFiniteLoss(), DataErrorCheckpoint()]
+            "callbacks": [
+                PreemptionCheckpoint(),
+                RNGStateCheckpoint(),
+                EpochMetricState(),
+                StopOnNonFiniteLoss(),
+                DataErrorCheckpoint(),
+            ]
         },
         auto_configure_optimizers=False,
         parser_kwargs={"version": f"liftpool-lightning {__version__}", "prog": "liftpool", "allow_abbrev": False},

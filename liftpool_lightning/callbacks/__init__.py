@@ -2,6 +2,7 @@
 handling the CLI adds to every run (preemption checkpoint, RNG states, NaN stop, a checkpoint on a bad sample)."""
 
 from liftpool_lightning.callbacks.data_error import DataErrorCheckpoint
+from liftpool_lightning.callbacks.epoch_metrics import EpochMetricState
 from liftpool_lightning.callbacks.experiment_identity import ExperimentIdentity
 from liftpool_lightning.callbacks.finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
@@ -11,6 +12,7 @@ from liftpool_lightning.callbacks.subbands import SubbandVisualizer
 
 __all__ = [
     "DataErrorCheckpoint",
+    "EpochMetricState",
     "ExperimentIdentity",
     "NonFiniteLossError",
     "PredictionWriter",

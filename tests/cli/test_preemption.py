@@ -37,11 +37,13 @@ def fit_args(root: Path) -> list[str]:
 
 
 def final_state(root: Path, steps_per_epoch: int = STEPS_PER_EPOCH) -> tuple[dict, list[dict]]:
-    """The newest last.ckpt (end of training) and the validation rows of every metrics.csv under root."""
+    """The newest last.ckpt (end of training) and the validation and training-epoch rows of every metrics.csv under
+    root (each row's non-empty values)."""
     checkpoint = torch.load(max(root.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime), weights_only=True)
     assert checkpoint["global_step"] == 2 * steps_per_epoch
-    rows = [r for path in sorted(root.rglob("metrics.csv")) for r in csv.DictReader(path.open()) if r.get("val/loss")]
-    return checkpoint, rows
+    rows = [r for path in sorted(root.rglob("metrics.csv")) for r in csv.DictReader(path.open())]
+    epoch_rows = [{k: v for k, v in r.items() if v} for r in rows if r.get("val/loss") or r.get("train/loss_epoch")]
+    return checkpoint, epoch_rows
 
 
 def assert_same_training(resumed: dict, reference: dict) -> None:
@@ -81,7 +83,9 @@ def test_signal_mid_epoch_saves_and_resume_is_bitwise(tmp_path: Path, uninterrup
     checkpoint, rows = final_state(tmp_path)
     reference, reference_rows = uninterrupted
     assert_same_training(checkpoint, reference)
-    assert rows[-1] == reference_rows[-1]  # last validation metrics, digit for digit
+    # the interrupted epoch's training metrics (over all its steps) and the last validation, digit for digit
+    assert rows[-2:] == reference_rows[-2:]
+    assert {"val/loss", "train/loss_epoch", "train/top1_accuracy"} <= {*rows[-2], *rows[-1]}
 
 
 @pytest.mark.slow
@@ -122,7 +126,7 @@ def test_slurm_usr1_requeues_and_the_requeued_job_resumes_bitwise(tmp_path: Path
 @pytest.mark.slow
 def test_ddp_sigterm_mid_epoch_then_resume_is_bitwise(tmp_path: Path) -> None:
     """2 CPU processes: SIGTERM to the launching process; every rank stops at the same step, the checkpoint holds
-    both ranks' RNG states, and the resumed 2-process run equals an uninterrupted 2-process run."""
+    both ranks' RNG and epoch metric states, and the resumed 2-process run equals an uninterrupted 2-process run."""
     ddp = ["--trainer.devices=2", "--trainer.strategy=ddp"]
     reference_root, root = tmp_path / "uninterrupted", tmp_path / "preempted"
     reference_root.mkdir(), root.mkdir()
@@ -138,4 +142,5 @@ def test_ddp_sigterm_mid_epoch_then_resume_is_bitwise(tmp_path: Path) -> None:
     checkpoint, rows = final_state(root, steps_per_epoch=STEPS_PER_EPOCH // 2)
     reference, reference_rows = final_state(reference_root, steps_per_epoch=STEPS_PER_EPOCH // 2)
     assert_same_training(checkpoint, reference)
-    assert rows[-1] == reference_rows[-1]
+    assert len(saved["liftpool_epoch_metrics"]["logged"]["training_step.train/loss"]["value"]) == 2  # both ranks'
+    assert rows[-2:] == reference_rows[-2:]  # the interrupted epoch's training metrics and the last validation
