@@ -165,7 +165,8 @@ def test_the_console_command_prints_one_line(imagenet: tuple[Path, Path], tmp_pa
 
 def test_resuming_after_a_validation_error_runs_that_validation(imagenet: tuple[Path, Path], tmp_path: Path) -> None:
     """The interrupted epoch's validation runs in full on resume: its metrics are logged and the best-by-validation
-    checkpoint of that epoch is written, before the next epoch trains."""
+    checkpoint of that epoch is written, before the next epoch trains; the epoch's training metrics were logged by
+    the run that failed."""
     root, config = imagenet
     bad = root / "val" / CLASSES[1] / "ILSVRC2012_val_00000003.JPEG"
     good = bad.read_bytes()
@@ -181,5 +182,12 @@ def test_resuming_after_a_validation_error_runs_that_validation(imagenet: tuple[
     validated = [row for row in rows if row.get("val/top1_error")]
     assert [(row["epoch"], row["step"]) for row in validated] == [("0", "2")]  # epoch 0, after its 3 steps
     assert 0.0 <= float(validated[0]["val/top1_error"]) <= 1.0
+    assert not [row for row in rows if row.get("train/loss_epoch")]  # logged by the failed run, not twice
+    failed = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    header = failed[0].split(",")
+    trained = [
+        row for line in failed[1:] if (row := dict(zip(header, line.split(","), strict=True)))["train/loss_epoch"]
+    ]
+    assert [(row["epoch"], row["step"], bool(row["train/top1_accuracy"])) for row in trained] == [("0", "2", True)]
     best = list((tmp_path / "lightning_logs").rglob("epoch=0-step=3.ckpt"))
     assert len(best) == 1
