@@ -199,7 +199,9 @@ def check_config_files(argv: list[str]) -> None:
             line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
             problem = getattr(error, "problem", None) or str(error)
             sys.exit(f"{PREFIX} config file {path} is not valid YAML{line}: {problem}")
-        if content is not None and not isinstance(content, dict):
+        if content is None:
+            sys.exit(f"{PREFIX} config file {path} is empty; give the options as a YAML mapping (see configs/)")
+        if not isinstance(content, dict):
             sys.exit(f"{PREFIX} config file {path} must hold a mapping of options, got {type(content).__name__}")
 
 

@@ -109,6 +109,12 @@ class LiftPoolCLI(LightningCLI):
         if config.get("ckpt_path") == "last":
             config.ckpt_path = self._resolve_last(config, subcommand, other_experiment)
         ckpt_path = config.get("ckpt_path")
+        if subcommand != "fit" and not ckpt_path and _untrained(config.get("model")):
+            raise ValueError(
+                f"liftpool {subcommand} without --ckpt_path would evaluate randomly initialised weights; give the "
+                "checkpoint to evaluate (--ckpt_path CKPT, or --ckpt_path last for this experiment's latest), or "
+                "pretrained ones (--model.init_args.weights NAME)"
+            )
         if not ckpt_path or ckpt_path in SPECIAL_CKPT_PATHS:
             return
         problems = differences(check_checkpoint_file(ckpt_path).get("hyper_parameters") or {})
@@ -148,6 +154,16 @@ class LiftPoolCLI(LightningCLI):
         print(f"liftpool: --ckpt_path last: no checkpoint of this experiment under {where}{others}: starting from "
               "scratch", file=sys.stderr)  # fmt: skip
         return None
+
+
+def _untrained(model: Any) -> bool:
+    """Whether a training task's config starts from random weights (no ``weights``, no ``backbone_checkpoint``);
+    other LightningModules (e.g. the robustness evaluation, which names its checkpoint) are not judged."""
+    class_path = str(model.get("class_path") or "") if hasattr(model, "get") else ""
+    if not class_path.endswith(("ClassificationTask", "SegmentationTask")):
+        return False
+    init_args = model.get("init_args") or {}
+    return not init_args.get("weights") and not init_args.get("backbone_checkpoint")
 
 
 def _logger_save_dirs(logger: Any) -> list[str]:

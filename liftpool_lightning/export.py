@@ -130,13 +130,13 @@ def _check_opset(path: Path, opset: int) -> None:
 
 def checkpoint_network(ckpt_path: str | Path) -> tuple[nn.Module, tuple[int, int, int]]:
     """The network of a ``liftpool fit`` checkpoint (CPU, eval mode) and its default input shape ``(C, H, W)``."""
+    from liftpool_lightning.checkpointing.build import task_from_checkpoint
     from liftpool_lightning.models.registry import network_spec
-    from liftpool_lightning.visualize import load_task
 
     path = Path(ckpt_path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    task = load_task(path)
+    task = task_from_checkpoint(path)
     name = task.hparams["network"]
     size = task.hparams.get("input_size") or network_spec(name).input_size
     channels = int(task.hparams.get("in_channels") or 3)

@@ -3,7 +3,6 @@ the same pictures the SubbandVisualizer callback logs during training, without a
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -13,9 +12,9 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as F
 
 from liftpool_lightning.callbacks.subbands import render_pictures
+from liftpool_lightning.checkpointing.build import task_from_checkpoint
 from liftpool_lightning.data.shapes import SYNTHETIC_MEAN, SYNTHETIC_STD
 from liftpool_lightning.data.transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
-from liftpool_lightning.models.checkpoint_weights import load_checkpoint
 from liftpool_lightning.models.registry import network_spec
 from liftpool_lightning.nn import liftpool_layers
 
@@ -26,24 +25,6 @@ _STATS = {
     "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
 }
 _AUTO = {"small_vgg": "synthetic", "vgg13_bn_cifar": "cifar100"}
-
-
-def load_task(ckpt_path: str | Path) -> torch.nn.Module:
-    """The task (LightningModule) of a checkpoint written by this framework, on the CPU, in eval mode."""
-    path = Path(ckpt_path)
-    checkpoint = load_checkpoint(path)
-    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not hparams or "network" not in hparams:
-        raise ValueError(f"{path} is not a liftpool-lightning task checkpoint (no 'network' hyperparameter)")
-    class_path = hparams.get("_class_path")
-    if class_path is None:
-        task = network_spec(hparams["network"]).task
-        class_path = (
-            f"liftpool_lightning.tasks.{'SegmentationTask' if task == 'segmentation' else 'ClassificationTask'}"
-        )
-    module_name, _, class_name = class_path.rpartition(".")
-    task_class = getattr(importlib.import_module(module_name), class_name)
-    return task_class.load_from_checkpoint(path, map_location="cpu").eval()
 
 
 def load_images(paths: Sequence[str | Path], size: int | None, normalization: str) -> torch.Tensor:
@@ -80,7 +61,7 @@ def visualize(
         raise ValueError("give at least one image")
     if size is not None and size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    task = load_task(ckpt_path)
+    task = task_from_checkpoint(ckpt_path)
     network_name = task.hparams["network"]
     if normalization == "auto":
         normalization = _AUTO.get(network_name, "imagenet")

@@ -22,21 +22,31 @@ def architecture_mismatch(saved: Mapping[str, Any], own: Mapping[str, Any]) -> l
 
 
 def state_dict_mismatch(
-    saved: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor], limit: int = 3
+    saved: Mapping[str, torch.Tensor],
+    own: Mapping[str, torch.Tensor],
+    limit: int = 3,
+    saved_name: str = "checkpoint",
+    own_name: str = "model",
 ) -> list[str]:
-    """Missing keys, unexpected keys and shape differences, at most ``limit`` named per kind."""
-    problems = []
+    """The tensors missing from ``saved``, those ``own`` lacks, and those of another shape: each kind counted, with at
+    most ``limit`` named (``saved_name`` / ``own_name`` say what the two are, e.g. ``file`` and ``network``)."""
     missing = [key for key in own if key not in saved]
     unexpected = [key for key in saved if key not in own]
     shapes = [
-        f"{key} {tuple(saved[key].shape)} vs {tuple(own[key].shape)}"
+        f"{key}: {saved_name} {tuple(saved[key].shape)} vs {own_name} {tuple(own[key].shape)}"
         for key in own
         if key in saved and tuple(saved[key].shape) != tuple(own[key].shape)
     ]
-    for label, items in (("missing in checkpoint", missing), ("not in model", unexpected), ("shape", shapes)):
+    problems = []
+    kinds = (
+        (f"missing in the {saved_name}", missing),
+        (f"not in the {own_name}", unexpected),
+        ("of another shape", shapes),
+    )
+    for label, items in kinds:
         if items:
-            more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
-            problems.append(f"{label}: {', '.join(items[:limit])}{more}")
+            more = f", +{len(items) - limit} more" if len(items) > limit else ""
+            problems.append(f"{len(items)} {label}: {', '.join(items[:limit])}{more}")
     return problems
 
 

@@ -14,22 +14,30 @@ import torch
 SPECIAL_CKPT_PATHS = ("best", "last", "hpc", "registry")
 
 
-def check_checkpoint_file(path: str | Path) -> dict[str, Any]:
-    """Open a Lightning checkpoint with ``weights_only=True`` (no pickled code runs) and memory-mapped (cheap for
-    large files); return its content. Errors name the file: missing, not a checkpoint, truncated, or a plain state
-    dict rather than a Lightning checkpoint."""
+def read_checkpoint(path: str | Path) -> object:
+    """The content of a torch checkpoint file (a Lightning checkpoint or a plain state dict), on the CPU, opened with
+    ``weights_only=True`` (no pickled code runs: files from untrusted places are safe to read) and memory-mapped
+    (cheap for large files). Errors are one line naming the file: missing, a folder, not a torch file, truncated,
+    or holding pickled objects."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     if not path.is_file():
         raise ValueError(f"checkpoint {path} is not a file")
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:  # mmap needs the zip format: retry plainly to tell legacy files from broken ones
         try:
-            content = torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:
             raise ValueError(f"{path} is not a readable checkpoint: {_reason(error)}") from None
+
+
+def check_checkpoint_file(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint's content (``read_checkpoint``); a plain state dict or anything else is an error
+    naming the file."""
+    path = Path(path)
+    content = read_checkpoint(path)
     if not isinstance(content, dict) or "state_dict" not in content:
         kind = "a plain state dict" if isinstance(content, dict) else f"a {type(content).__name__}"
         raise ValueError(

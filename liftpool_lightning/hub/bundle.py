@@ -4,6 +4,7 @@ checkpoint."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,13 @@ from liftpool_lightning.hub.card import model_card, training_record
 from liftpool_lightning.hub.config import LIBRARY_NAME, resolved_config
 from liftpool_lightning.hub.extra import require_extra
 from liftpool_lightning.hub.files import CARD_NAME, CONFIG_NAME, TRAINING_CONFIG_NAME, WEIGHTS_NAME
+
+
+def _readable_as_any_file(path: Path) -> None:
+    """Give ``path`` the mode a file the user creates gets (safetensors writes its file owner-only, 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def save_pretrained(
@@ -49,6 +57,7 @@ def save_pretrained(
     state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in network.state_dict().items()}
     metadata = {"format": "pt", "library": LIBRARY_NAME, "network": resolved["network"], "version": __version__}
     safetensors_torch.save_file(state, str(folder / WEIGHTS_NAME), metadata=metadata)
+    _readable_as_any_file(folder / WEIGHTS_NAME)
     (folder / CONFIG_NAME).write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
     config_text = (training or {}).get("config_text")
     if config_text:
@@ -88,7 +97,7 @@ def bundle_checkpoint(
     from the run (the run's config.yaml and metrics.csv are found next to the checkpoint or one folder up, or give
     ``training_config``). ``output`` must be empty or absent unless ``overwrite``."""
     from liftpool_lightning.checkpointing import check_checkpoint_file
-    from liftpool_lightning.visualize import load_task
+    from liftpool_lightning.checkpointing.build import task_from_checkpoint
 
     require_extra("safetensors", "liftpool bundle")
     output = Path(output)
@@ -98,5 +107,5 @@ def bundle_checkpoint(
         raise ValueError(f"output {output} is not empty; give another folder, or --overwrite to write into it")
     checkpoint = check_checkpoint_file(ckpt_path)  # one-line errors for missing, truncated or foreign files
     training = training_record(ckpt_path, checkpoint, training_config)
-    task = load_task(ckpt_path)  # the same loading as `liftpool export` and `liftpool visualize`
+    task = task_from_checkpoint(ckpt_path)  # the same building as `liftpool export` and `liftpool visualize`
     return save_pretrained(task, output, training=training, repo_id=repo_id)

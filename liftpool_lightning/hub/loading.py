@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from liftpool_lightning import __version__
+from liftpool_lightning.checkpointing.compatibility import state_dict_mismatch
 from liftpool_lightning.hub.config import CONFIG_KEYS, LIBRARY_NAME, create_model
 from liftpool_lightning.hub.extra import require_extra
 from liftpool_lightning.hub.files import CONFIG_NAME, WEIGHTS_NAME
@@ -85,29 +86,6 @@ def load_config(
     return read_config(_download(str(name_or_path), CONFIG_NAME, **options))
 
 
-def _mismatch(loaded: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> list[str]:
-    """Differences between the file's tensors and the network's, each with up to three examples."""
-
-    def some(names: list[str]) -> str:
-        return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-
-    missing = [name for name in expected if name not in loaded]
-    unexpected = [name for name in loaded if name not in expected]
-    shapes = [
-        f"{name}: file {tuple(loaded[name].shape)} vs network {tuple(expected[name].shape)}"
-        for name in expected
-        if name in loaded and loaded[name].shape != expected[name].shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing from the file ({some(missing)})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} not in the network ({some(unexpected)})")
-    if shapes:
-        problems.append(f"{len(shapes)} of another shape ({some(shapes)})")
-    return problems
-
-
 def from_pretrained(
     name_or_path: str | Path,
     *,
@@ -158,7 +136,7 @@ def from_pretrained(
     except Exception as error:
         raise ValueError(f"{weights_path} is not a readable safetensors file: {error}") from None
     expected = model.state_dict()
-    problems = _mismatch(state, expected)
+    problems = state_dict_mismatch(state, expected, saved_name="file", own_name="network")
     if problems and strict:
         raise ValueError(
             f"the weights of {name_or_path} do not fit the network its config builds ({config['network']}, pool "

@@ -8,24 +8,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-
-def load_checkpoint(path: str | Path) -> object:
-    """The content of a torch checkpoint file, on the CPU, with errors that name the file.
-
-    Loaded with ``weights_only=True``: no pickled code runs, so files from untrusted places are safe to read.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path} is not a readable torch checkpoint ({type(error).__name__}: {error})") from error
+from liftpool_lightning.checkpointing.resolve import read_checkpoint
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file: a Lightning checkpoint (its ``state_dict``) or a plain state dict."""
-    content = load_checkpoint(path)
+    content = read_checkpoint(path)
     if isinstance(content, dict) and isinstance(content.get("state_dict"), dict):
         content = content["state_dict"]
     if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):

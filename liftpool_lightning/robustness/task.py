@@ -16,28 +16,11 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from liftpool_lightning.callbacks.image_logging import log_image, output_dir
 from liftpool_lightning.checkpointing import check_checkpoint_file
-from liftpool_lightning.checkpointing.compatibility import state_dict_mismatch
-from liftpool_lightning.models.registry import create_network
+from liftpool_lightning.checkpointing.build import network_from_checkpoint
 from liftpool_lightning.robustness.datamodule import EvaluationSet
 from liftpool_lightning.robustness.metrics import FlipProbability, ShiftConsistency
 from liftpool_lightning.robustness.perturbations import compares_with_first_frame
 from liftpool_lightning.robustness.report import bar_chart, format_table, summarize, write_files
-
-
-def network_from_checkpoint(content: dict[str, Any], path: str) -> nn.Module:
-    """The trained network of a task checkpoint: rebuilt from its hyperparameters (no pretrained download) and
-    loaded with its weights (the task's ``network.`` entries)."""
-    hparams = content["hyper_parameters"]
-    options = {key: hparams.get(key) for key in ("pool", "pool_options", "up_pool", "strided_convs", "input_size")}
-    network = create_network(hparams["network"], num_classes=hparams["num_classes"], **options)
-    state = {k.removeprefix("network."): v for k, v in content["state_dict"].items() if k.startswith("network.")}
-    problems = state_dict_mismatch(state, network.state_dict())
-    if problems:
-        raise ValueError(
-            f"{path}: the weights do not fit the network its hyperparameters describe: {'; '.join(problems)}"
-        )
-    network.load_state_dict(state)
-    return network
 
 
 class RobustnessTask(LightningModule):

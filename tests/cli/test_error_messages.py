@@ -230,3 +230,20 @@ def test_unknown_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]
     assert first == "liftpool: error: unknown command 'fitt'; did you mean fit?"
     assert second.startswith(f"commands: {', '.join(COMMANDS)} ")
     assert {"fit", "validate", "test", "predict", "check-data", "demo", "visualize"} <= set(COMMANDS)
+
+
+def test_an_empty_config_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["fit", "--config", str(QUICKSTART), "--config", str(empty)])
+    assert str(exited.value) == (
+        f"liftpool: error: config file {empty} is empty; give the options as a YAML mapping (see configs/)"
+    )
+
+
+@pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
+def test_evaluating_without_a_checkpoint_is_refused_before_anything_runs(subcommand: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=rf"^liftpool {subcommand} without --ckpt_path would evaluate randomly "):
+        main([subcommand, "--config", str(QUICKSTART), *tiny_args(tmp_path)])
+    assert not (tmp_path / "lightning_logs").exists()

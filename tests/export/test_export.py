@@ -273,3 +273,15 @@ def test_an_input_too_small_for_the_network_is_one_line(checkpoint: Path, tmp_pa
     assert line.startswith("liftpool export: error: the network does not run on a 3x1x1 input (")
     assert line.endswith("); choose another --input-size")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_checkpoint_exports_without_what_the_run_started_from(checkpoint: Path, tmp_path: Path) -> None:
+    """A run started from a backbone file that exists only where it trained: its checkpoint still exports (the
+    weights are in the checkpoint; nothing is fetched or read again)."""
+    content = torch.load(checkpoint, weights_only=True)
+    content["hyper_parameters"]["backbone_checkpoint"] = str(tmp_path / "only-on-the-cluster" / "backbone.ckpt")
+    moved = tmp_path / "moved.ckpt"
+    torch.save(content, moved)
+    result = _export("--ckpt_path", str(moved), "--output", str(tmp_path / "moved.onnx"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "moved.onnx").is_file()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 import torch
 import yaml
 
+from liftpool_lightning.checkpointing.build import task_from_checkpoint
 from liftpool_lightning.cli import main
 from liftpool_lightning.hub import (
     BUNDLE_FILES,
@@ -32,7 +34,6 @@ from liftpool_lightning.models.registry import NETWORKS, create_network
 from liftpool_lightning.nn import LiftDownPoolNd
 from liftpool_lightning.surgery.factory import full_pool_options
 from liftpool_lightning.tasks import ClassificationTask
-from liftpool_lightning.visualize import load_task
 from tests.cli.conftest import QUICKSTART, tiny_args
 
 huggingface_hub = pytest.importorskip("huggingface_hub")  # the [hub] extra, in dev
@@ -60,7 +61,12 @@ def _input(size: int = 32, batch: int = 3) -> torch.Tensor:
 def test_bundle_rebuilds_the_checkpoint_network_exactly(run: tuple[Path, Path]) -> None:
     checkpoint, folder = run
     assert sorted(path.name for path in folder.iterdir()) == sorted(BUNDLE_FILES)
-    expected_network = load_task(checkpoint).network.eval()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()} == dict.fromkeys(
+        BUNDLE_FILES, 0o666 & ~umask
+    )  # the weights too, as readable as the card (safetensors writes owner-only)
+    expected_network = task_from_checkpoint(checkpoint).network.eval()
     model = from_pretrained(folder)
     assert not model.training
     assert sum(isinstance(m, LiftDownPoolNd) for m in model.modules()) == 3
@@ -125,7 +131,7 @@ def test_weights_load_with_safetensors_alone(run: tuple[Path, Path]) -> None:
     from safetensors.numpy import load_file  # no torch needed to read the weights
 
     arrays = load_file(str(folder / "model.safetensors"))
-    state = load_task(checkpoint).network.state_dict()
+    state = task_from_checkpoint(checkpoint).network.state_dict()
     assert set(arrays) == set(state)
     for name, tensor in state.items():
         assert (arrays[name] == tensor.numpy()).all(), name
@@ -241,7 +247,7 @@ def test_weight_mismatch_is_a_clear_error_and_strict_false_loads_what_fits(
     _, folder = run
     with pytest.raises(
         ValueError,
-        match=r"2 of another shape \(classifier\.weight: file \(8, 128\) vs network \(5, 128\), classifier\.bias",
+        match=r"2 of another shape: classifier\.weight: file \(8, 128\) vs network \(5, 128\), classifier\.bias",
     ):
         from_pretrained(folder, num_classes=5)
     with pytest.raises(ValueError, match=r"do not fit the network .* (missing|not in the network)"):

@@ -100,7 +100,7 @@ def test_deeplabv3plus_backbone_from_a_classification_checkpoint(tmp_path) -> No
         create_network("deeplabv3plus_resnet50", 21, backbone_checkpoint=other)
     junk = tmp_path / "junk.ckpt"
     junk.write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="is not a readable torch checkpoint"):
+    with pytest.raises(ValueError, match="is not a readable checkpoint: not a torch file"):
         create_network("deeplabv3plus_resnet50", 21, backbone_checkpoint=junk)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         create_network("deeplabv3plus_resnet50", 21, backbone_checkpoint=tmp_path / "missing.ckpt")
