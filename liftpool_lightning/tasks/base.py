@@ -20,6 +20,25 @@ from liftpool_lightning.models.registry import create_network, swap_pooling
 from liftpool_lightning.nn import lifting_losses
 
 
+def check_schedule_length(scheduler: Any, interval: str, trainer: Any) -> None:
+    """Raise, before training, where a scheduler of fixed length (``OneCycleLR``'s ``total_steps``) would run out
+    before the run ends: torch fails mid-run at its last step otherwise, naming neither option."""
+    total = getattr(scheduler, "total_steps", None)
+    if not isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) or total is None:
+        return
+    if interval == "step":
+        needed, unit = trainer.estimated_stepping_batches, "optimizer steps"
+    else:
+        needed, unit = trainer.max_epochs, "epochs"
+    if needed is None or needed < 0 or needed == float("inf") or needed > total:
+        run = "an unbounded number of" if needed is None or needed < 0 or needed == float("inf") else int(needed)
+        raise ValueError(
+            f"lr_scheduler OneCycleLR has total_steps={total} but this run takes {run} {unit} (trainer.max_epochs="
+            f"{trainer.max_epochs}, scheduler_interval {interval!r}); set model.init_args.lr_scheduler.init_args."
+            f"total_steps to at least {run if isinstance(run, int) else 'the run length'} or shorten the run"
+        )
+
+
 class BaseTask(LightningModule):
     """A network (by registry name, or any nn.Module) whose pooling is swapped, trained with the task loss plus
     ``lambda_u * sum(c_u) + lambda_p * sum(c_p)`` over every LiftPool layer.
@@ -193,6 +212,8 @@ class BaseTask(LightningModule):
         if self.lr_scheduler_factory is None:
             return optimizer
         scheduler = self.lr_scheduler_factory(optimizer)
+        if self._trainer is not None:
+            check_schedule_length(scheduler, self.hparams.scheduler_interval, self.trainer)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},

@@ -185,3 +185,16 @@ def test_resuming_with_another_optimizer_is_one_line_before_training(tmp_path: P
     ], result.stderr[-3000:]
     assert "Restored all states" not in result.stderr and "Traceback" not in result.stderr
     assert not list(tmp_path.rglob("*.ckpt"))  # nothing trained, nothing written
+
+
+def test_a_one_cycle_schedule_shorter_than_the_run_is_one_line_before_training(tmp_path: Path) -> None:
+    args = ["fit", "--config", str(QUICKSTART), *tiny_args(tmp_path), "--trainer.max_epochs=100"]  # 600 steps > 496
+    result = run_subprocess(args, cwd=tmp_path)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("liftpool: error:")]
+    assert errors == [
+        "liftpool: error: lr_scheduler OneCycleLR has total_steps=496 but this run takes 600 optimizer steps "
+        "(trainer.max_epochs=100, scheduler_interval 'step'); set model.init_args.lr_scheduler.init_args.total_steps "
+        "to at least 600 or shorten the run"
+    ], result.stderr[-3000:]
+    assert not list(tmp_path.rglob("*.ckpt"))
