@@ -27,11 +27,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @contextlib.contextmanager
-def _cuda_standin() -> Iterator[None]:
+def _cuda_standin(force: bool = True) -> Iterator[None]:
     """The layers take the steps they take on a GPU (``fused_lifting``'s PyTorch steps with plain convolutions): the
-    C++ CPU kernels off (``use_backend("pytorch")``) and oneDNN off (its fused CPU convolutions accept mixed
-    dtypes that CUDA's do not, and would hide a dtype bug)."""
-    with use_backend("pytorch"), torch.backends.mkldnn.flags(enabled=False):
+    C++ CPU kernels off (``use_backend("pytorch")``, or with ``force=False`` ``LIFTPOOL_NATIVE=0`` alone, so the
+    default choice of backend stays under test) and oneDNN off (its fused CPU convolutions accept mixed dtypes that
+    CUDA's do not, and would hide a dtype bug)."""
+    with use_backend("pytorch") if force else contextlib.nullcontext(), torch.backends.mkldnn.flags(enabled=False):
         yield
 
 
@@ -43,9 +44,11 @@ def cuda_standin() -> contextlib.AbstractContextManager:
 
 @pytest.fixture(autouse=True)
 def _standin_everywhere(request: pytest.FixtureRequest) -> Iterator[None]:
-    """With ``--cuda-standin`` every test runs on the stand-in (subprocesses get ``LIFTPOOL_NATIVE=0`` only)."""
+    """With ``--cuda-standin`` every test runs on the stand-in: ``LIFTPOOL_NATIVE=0`` (``pytest_configure``, also for
+    subprocesses) and oneDNN off; a test's own ``use_backend`` blocks and backend switches still apply."""
     if request.config.getoption("--cuda-standin"):
-        with _cuda_standin():
+        assert os.environ.get("LIFTPOOL_NATIVE") == "0"
+        with _cuda_standin(force=False):
             yield
         return
     yield

@@ -35,8 +35,10 @@ def _logged(trainer: Trainer) -> dict[str, Metric]:
 
 
 def _mid_epoch(trainer: Trainer) -> bool:
+    """Training, after at least one step of the epoch and before its last (``processed``: a checkpoint saved at the
+    end of a batch counts that batch, which ``completed`` does only once its end hooks have run)."""
     progress = trainer.fit_loop.epoch_loop.batch_progress.current
-    return trainer.training and 0 < progress.completed < trainer.num_training_batches
+    return trainer.training and 0 < progress.processed < trainer.num_training_batches
 
 
 class EpochMetricState(Callback):

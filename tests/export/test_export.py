@@ -14,6 +14,7 @@ import torch
 import torchvision
 from lightning.pytorch import Trainer
 
+from liftpool_lightning.cli import main
 from liftpool_lightning.export import EXTRA_HINT, export_model
 from liftpool_lightning.models.segnet import SegNet
 from liftpool_lightning.nn.pool import LiftDownPool2d, LiftDownPoolNd
@@ -209,13 +210,14 @@ def test_every_pool_of_the_surgery_exports_to_onnx(pool: str, tmp_path: Path) ->
 
 
 def _export(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "liftpool_lightning", "export", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=240,
-    )
+    """``liftpool export ARGS`` in this process (as the console command runs it): its exit status and output."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["export", *args])
+    return subprocess.CompletedProcess(["liftpool", "export", *args], status, out.getvalue(), err.getvalue())
 
 
 def test_export_never_writes_over_the_checkpoint_or_an_existing_file(checkpoint: Path, tmp_path: Path) -> None:
