@@ -207,13 +207,17 @@ class BaseTask(LightningModule):
         """``predict`` writes its outputs to files (masks as PNGs, class probabilities as CSV)."""
         return [PredictionWriter(self.prediction_dir)]
 
+    def on_train_start(self) -> None:
+        """Check, before the first step, that no scheduler runs out before the run ends (here, not when the
+        optimizers are built: counting the steps then would set up the training data before a resume restores it)."""
+        for config in self.trainer.lr_scheduler_configs:
+            check_schedule_length(config.scheduler, config.interval, self.trainer)
+
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())
         if self.lr_scheduler_factory is None:
             return optimizer
         scheduler = self.lr_scheduler_factory(optimizer)
-        if self._trainer is not None:
-            check_schedule_length(scheduler, self.hparams.scheduler_interval, self.trainer)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
