@@ -17,6 +17,12 @@ from liftpool_lightning.data.check import check_data
 class DataCheckCLI(LiftPoolCLI):
     """The training command's parser (same configs, same ``--data.*`` options) that builds only the data module."""
 
+    def add_core_arguments_to_parser(self, parser: Any) -> None:
+        """LightningCLI's core arguments, with the model optional: a data config alone is enough to check."""
+        parser.add_lightning_class_args(self.trainer_class, "trainer")
+        parser.add_lightning_class_args(self._model_class, "model", subclass_mode=True, required=False)
+        parser.add_lightning_class_args(self._datamodule_class, "data", subclass_mode=True)
+
     def add_arguments_to_parser(self, parser: Any) -> None:
         super().add_arguments_to_parser(parser)
         parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
@@ -35,21 +41,30 @@ class DataCheckCLI(LiftPoolCLI):
 
 def run_check_data(args: list[str]) -> int:
     """Parse ``args`` like ``liftpool fit`` does (no subcommand), scan every split; 0 when every sample loads."""
-    cli = DataCheckCLI(
-        LightningModule,  # parsed as in training, not built
-        BaseDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_callback=None,
-        run=False,
-        args=args,
-        parser_kwargs={"prog": "liftpool check-data"},
-    )
+    if not any(arg in ("-c", "--config", "-h", "--help") or arg.startswith(("--config=", "--data")) for arg in args):
+        print("liftpool check-data: error: give the config whose data to check: liftpool check-data --config "
+              "CONFIG.yaml [--workers N] (--help lists the options)", file=sys.stderr)  # fmt: skip
+        return 2
+    argv, sys.argv = sys.argv, sys.argv[:1]  # args are the command line: no "args and sys.argv" warning
+    try:
+        cli = DataCheckCLI(
+            LightningModule,  # parsed as in training, not built
+            BaseDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_callback=None,
+            seed_everything_default=False,  # nothing is trained: no "seed set" lines
+            run=False,
+            args=args,
+            parser_kwargs={"prog": "liftpool check-data"},
+        )
+    finally:
+        sys.argv = argv
     workers = cli.config.workers
     if workers < 0:
         raise ValueError(f"--workers must be >= 0, got {workers}")
     report = check_data(cli.datamodule, workers=workers)
-    checked = ", ".join(f"{split} {count}" for split, count in report.checked.items())
+    checked = ", ".join(f"{split} {count}" for split, count in report.checked.items()) or "none"
     for problem in report.problems:
         print(f"liftpool check-data: {problem}", file=sys.stderr)
     name = type(cli.datamodule).__name__

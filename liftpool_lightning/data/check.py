@@ -70,18 +70,22 @@ def _as_list(batch: list[tuple[int, str | None]]) -> list[tuple[int, str | None]
 
 def _datasets(datamodule: BaseDataModule, report: DataCheckReport) -> Iterator[tuple[str, Dataset]]:
     """Each split dataset the data module builds, once: a split that ``setup`` makes the same object as an earlier
-    split (e.g. test = val) is not scanned again."""
+    split (e.g. test = val) is not scanned again. A ``setup`` failure is reported once, naming every split it stopped
+    (several splits share a stage, and a missing folder fails them all alike)."""
+    failures: dict[str, list[str]] = {}  # message -> the splits it stopped
     for split, stage in SPLITS:
         try:
             datamodule.setup(stage)
         except Exception as error:  # a layout problem: reported, the other splits still scanned
-            report.problems.append(SampleProblem(f"{split} (setup)", None, f"{type(error).__name__}: {error}"))
+            failures.setdefault(f"{type(error).__name__}: {error}", []).append(split)
             continue
         dataset = getattr(datamodule, f"{split}_dataset", None)
         earlier = [name for name, _ in SPLITS[: [name for name, _ in SPLITS].index(split)]]
         if dataset is None or any(dataset is getattr(datamodule, f"{name}_dataset", None) for name in earlier):
             continue
         yield split, dataset
+    for message, splits in failures.items():
+        report.problems.append(SampleProblem(f"{', '.join(splits)} (setup)", None, message))
 
 
 def check_data(datamodule: BaseDataModule, workers: int = 0, progress: bool = True) -> DataCheckReport:

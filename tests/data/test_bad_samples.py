@@ -191,3 +191,38 @@ def test_resuming_after_a_validation_error_runs_that_validation(imagenet: tuple[
     assert [(row["epoch"], row["step"], bool(row["train/top1_accuracy"])) for row in trained] == [("0", "2", True)]
     best = list((tmp_path / "lightning_logs").rglob("epoch=0-step=3.ckpt"))
     assert len(best) == 1
+
+
+def test_a_setup_failure_is_reported_once_naming_every_split_it_stops(tmp_path: Path) -> None:
+    from liftpool_lightning.data import SyntheticShapesDataModule
+    from liftpool_lightning.data.check import check_data
+
+    class Missing(SyntheticShapesDataModule):
+        def setup(self, stage: str) -> None:
+            raise FileNotFoundError(f"{tmp_path / 'VOC2012'} does not exist")
+
+    report = check_data(Missing(num_train=8, num_val=8), progress=False)
+    assert [str(problem) for problem in report.problems] == [
+        f"train, val, test, predict (setup): FileNotFoundError: {tmp_path / 'VOC2012'} does not exist"
+    ]
+    assert report.checked == {}
+
+
+def test_check_data_on_missing_data_says_nothing_was_checked(tmp_path: Path) -> None:
+    config = tmp_path / "imagenet.yaml"
+    config.write_text(f"data:\n  class_path: ImageNetDataModule\n  init_args:\n    root: {tmp_path / 'nowhere'}\n")
+    result = run_subprocess(["check-data", "--config", str(config), "--workers", "0"], cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()  # nothing but the report: no Lightning warning, no "seed set" lines
+    assert len(lines) == 2 and lines[0].startswith("liftpool check-data: prepare_data: FileNotFoundError: ImageNet ")
+    assert str(tmp_path / "nowhere") in lines[0], result.stderr[-2000:]
+    assert lines[1] == "liftpool check-data: ImageNetDataModule: 1 problem(s) (samples checked: none)"
+
+
+def test_check_data_without_a_config_is_one_line(tmp_path: Path) -> None:
+    result = run_subprocess(["check-data"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "liftpool check-data: error: give the config whose data to check: liftpool check-data --config CONFIG.yaml "
+        "[--workers N] (--help lists the options)"
+    ]
