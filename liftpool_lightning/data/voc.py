@@ -194,8 +194,12 @@ class VOCSegmentationDataModule(BaseDataModule):
     def setup(self, stage: str) -> None:
         self._check_files()
         if stage == "fit":
-            if self.sbd_dir is None:
-                log.warning("no sbd_root: training on VOC train (1,464 images); the paper trains on trainaug (10,582)")
             self.train_dataset = self._files(self.train_names(), segmentation_train_transform(self.crop_size))
+            if self.sbd_dir is None:
+                log.warning(
+                    "no sbd_root: training on VOC train (%s images; 1,464 in VOC 2012); the paper trains on trainaug "
+                    "(10,582)",
+                    f"{len(self.train_dataset):,}",
+                )
         self.val_dataset = self._files(self._voc_split("val"), segmentation_eval_transform())
         self.test_dataset = self.predict_dataset = self.val_dataset

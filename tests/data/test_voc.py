@@ -169,3 +169,11 @@ def test_bad_mask_label(roots: tuple[Path, Path]) -> None:
     data.setup("validate")
     with pytest.raises(ValueError, match=re.escape(str(path)) + r".*\[21, 30\]"):
         data.val_dataset[0]
+
+
+def test_without_sbd_the_warning_counts_the_images_found(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_voc(tmp_path)
+    data = VOCSegmentationDataModule(str(tmp_path), num_workers=0)
+    with caplog.at_level(logging.WARNING, logger="liftpool_lightning"):
+        data.setup("fit")
+    assert f"training on VOC train ({len(VOC_TRAIN)} images; 1,464 in VOC 2012)" in caplog.text
