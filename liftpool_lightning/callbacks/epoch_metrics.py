@@ -11,15 +11,9 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torchmetrics import Metric
 
+from liftpool_lightning.callbacks.rng_state import per_rank
+
 CHECKPOINT_KEY = "liftpool_epoch_metrics"
-
-
-def _per_rank(trainer: Trainer, tensor: Tensor, device: torch.device) -> list[Tensor]:
-    """``tensor`` of every rank, rank order (one process: itself)."""
-    if trainer.world_size == 1:
-        return [tensor.detach().cpu().clone()]
-    gathered = trainer.strategy.all_gather(tensor.detach().to(device))
-    return [row.cpu().clone() for row in gathered]
 
 
 def _training_metrics(pl_module: LightningModule) -> dict[str, Metric]:
@@ -63,10 +57,10 @@ class EpochMetricState(Callback):
                 continue  # list ("cat") states: their shapes differ between ranks
             metrics[name] = {
                 "update_count": metric._update_count,
-                "states": {key: _per_rank(trainer, value, device) for key, value in states.items()},
+                "states": {key: per_rank(trainer, value, device) for key, value in states.items()},
             }
         logged = {
-            key: {state: _per_rank(trainer, value, device) for state, value in result.metric_state.items()}
+            key: {state: per_rank(trainer, value, device) for state, value in result.metric_state.items()}
             for key, result in _logged(trainer).items()
         }
         checkpoint[CHECKPOINT_KEY] = {"epoch": trainer.current_epoch, "ranks": trainer.world_size,

@@ -11,10 +11,11 @@ from lightning.pytorch.utilities import rank_zero_warn
 CHECKPOINT_KEY = "liftpool_rng_states"
 
 
-def _gather(trainer: Trainer, state: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
+def per_rank(trainer: Trainer, state: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
+    """``state`` of every rank, in rank order, each a CPU copy with its own storage (one process: itself)."""
     if trainer.world_size == 1:
-        return [state.clone()]
-    gathered = trainer.strategy.all_gather(state.to(device))  # (world_size, n); NCCL needs device tensors
+        return [state.detach().cpu().clone()]
+    gathered = trainer.strategy.all_gather(state.detach().to(device))  # (world_size, ...); NCCL needs device tensors
     return [row.cpu().clone() for row in gathered]  # own storage each: a saved view would keep its offset
 
 
@@ -40,9 +41,9 @@ class RNGStateCheckpoint(Callback):
         self._pending: dict[str, Any] | None = None
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
-        states = {"cpu": _gather(trainer, torch.get_rng_state(), pl_module.device)}
+        states = {"cpu": per_rank(trainer, torch.get_rng_state(), pl_module.device)}
         if pl_module.device.type == "cuda":
-            states["cuda"] = _gather(trainer, torch.cuda.get_rng_state(pl_module.device), pl_module.device)
+            states["cuda"] = per_rank(trainer, torch.cuda.get_rng_state(pl_module.device), pl_module.device)
         checkpoint[CHECKPOINT_KEY] = states
 
     def on_load_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
