@@ -21,6 +21,7 @@ from liftpool_lightning.callbacks import (
     EpochMetricState,
     ExperimentIdentity,
     PreemptionCheckpoint,
+    RemoveUnusedRunFolder,
     RNGStateCheckpoint,
     StopOnNonFiniteLoss,
 )
@@ -195,6 +196,7 @@ def run_lightning_cli(args: list[str] | None = None) -> LiftPoolCLI:
                 EpochMetricState(),
                 StopOnNonFiniteLoss(),
                 DataErrorCheckpoint(),
+                RemoveUnusedRunFolder(),  # after DataErrorCheckpoint: its checkpoint keeps the folder
             ]
         },
         auto_configure_optimizers=False,

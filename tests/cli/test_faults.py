@@ -185,6 +185,7 @@ def test_resuming_with_another_optimizer_is_one_line_before_training(tmp_path: P
     ], result.stderr[-3000:]
     assert "Restored all states" not in result.stderr and "Traceback" not in result.stderr
     assert not list(tmp_path.rglob("*.ckpt"))  # nothing trained, nothing written
+    assert not list(tmp_path.glob("lightning_logs/version_*"))  # no run folder holding only a config
 
 
 def test_a_one_cycle_schedule_shorter_than_the_run_is_one_line_before_training(tmp_path: Path) -> None:
@@ -198,3 +199,5 @@ def test_a_one_cycle_schedule_shorter_than_the_run_is_one_line_before_training(t
         "to at least 600 or shorten the run"
     ], result.stderr[-3000:]
     assert not list(tmp_path.rglob("*.ckpt"))
+    # the failed run leaves no version_0 holding only its config: the next run is version_0 again
+    assert not list(tmp_path.glob("lightning_logs/version_*"))
