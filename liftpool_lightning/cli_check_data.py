@@ -9,7 +9,7 @@ from typing import Any
 
 from lightning import LightningModule
 
-from liftpool_lightning.cli_lightning import LiftPoolCLI
+from liftpool_lightning.cli_lightning import LiftPoolArgumentParser, LiftPoolCLI
 from liftpool_lightning.data.base import BaseDataModule
 from liftpool_lightning.data.check import check_data
 
@@ -56,7 +56,8 @@ def run_check_data(args: list[str]) -> int:
             seed_everything_default=False,  # nothing is trained: no "seed set" lines
             run=False,
             args=args,
-            parser_kwargs={"prog": "liftpool check-data"},
+            parser_kwargs={"prog": "liftpool check-data", "allow_abbrev": False},
+            parser_class=LiftPoolArgumentParser,  # the same one- or two-line errors as the training commands
         )
     finally:
         sys.argv = argv

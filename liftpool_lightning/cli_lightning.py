@@ -34,7 +34,7 @@ from liftpool_lightning.checkpointing.experiment import (
     model_differences,
 )
 from liftpool_lightning.checkpointing.resolve import SPECIAL_CKPT_PATHS, search_last_checkpoint
-from liftpool_lightning.cli_errors import ShortParserErrors
+from liftpool_lightning.cli_parser_messages import ShortParserErrors
 from liftpool_lightning.data.base import BaseDataModule
 
 #: Model options the CLI sets from the data module when the model is built.
@@ -56,7 +56,7 @@ class RunConfigSaver(SaveConfigCallback):
 
 
 class LiftPoolArgumentParser(ShortParserErrors, LightningArgumentParser):
-    """LightningCLI's parser whose errors are one or two lines (see ``cli_errors``)."""
+    """LightningCLI's parser whose errors are one or two lines (see ``cli_parser_messages``)."""
 
 
 class LiftPoolCLI(LightningCLI):

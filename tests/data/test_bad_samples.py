@@ -226,3 +226,20 @@ def test_check_data_without_a_config_is_one_line(tmp_path: Path) -> None:
         "liftpool check-data: error: give the config whose data to check: liftpool check-data --config CONFIG.yaml "
         "[--workers N] (--help lists the options)"
     ]
+
+
+def test_check_data_option_mistakes_are_the_training_commands_short_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    for option, first in [
+        ("--data.init_args.batchsize=3", "liftpool: error: --data.init_args.batchsize: SyntheticShapesDataModule has "
+         "no option 'batchsize'; did you mean batch_size?"),
+        ("--workerz=2", "liftpool: error: --workerz: no such option; did you mean --workers?"),
+    ]:  # fmt: skip
+        with pytest.raises(SystemExit) as exited:
+            main(["check-data", "--config", str(QUICKSTART), option])
+        assert exited.value.code == 2
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert lines[0] == first and len(lines) == 2, lines
+    assert lines[1] == "(liftpool check-data --help lists the options)"
