@@ -146,7 +146,8 @@ def _init_options(class_path: str | None) -> list[str]:
 
 
 def _subclass_names(base_path: str | None) -> list[str]:
-    """Short names of the public, concrete, imported subclasses of ``base_path`` (what ``class_path`` accepts)."""
+    """Short names of the public, concrete, imported subclasses of ``base_path`` (what ``class_path`` accepts); the
+    ``Base*`` classes the concrete ones derive from (``BaseTask``, ``BaseDataModule``) are not offered."""
     if not base_path:
         return []
     try:
@@ -159,7 +160,13 @@ def _subclass_names(base_path: str | None) -> list[str]:
         cls = todo.pop(0)
         todo.extend(cls.__subclasses__())
         path = f"{cls.__module__}.{cls.__qualname__}"
-        if "._" in path or "<locals>" in path or inspect.isabstract(cls) or cls is base:
+        if (
+            "._" in path
+            or "<locals>" in path
+            or inspect.isabstract(cls)
+            or cls is base
+            or cls.__name__.startswith("Base")
+        ):
             continue
         names.append(cls.__name__)
     return list(dict.fromkeys(names))

@@ -117,6 +117,7 @@ def test_the_choices_listed_for_a_class_typo_are_the_tasks(tmp_path: Path) -> No
     assert choices.startswith("choose from ") and choices.endswith(" (or a full import path)")
     names = choices.removeprefix("choose from ").removesuffix(" (or a full import path)").split(", ")
     assert {"ClassificationTask", "SegmentationTask", "RobustnessTask"} <= set(names)
+    assert not any(name.startswith("Base") for name in names)
 
 
 def test_an_unreadable_message_is_shown_compactly() -> None:
