@@ -1,6 +1,7 @@
 """Accuracy study: train a grid of pools x options x seeds through the real CLI, then tabulate and plot it.
 
     python benchmarks/accuracy.py                                   # the README's study (quickstart, 3 seeds)
+    python benchmarks/accuracy.py --config configs/quickstart_segmentation.yaml --output runs/segmentation
     python benchmarks/accuracy.py --variants max lift lift_paper --seeds 0 1 --epochs 4
     python benchmarks/accuracy.py --config configs/cifar100/vgg13_lift.yaml --variants max lift --seeds 0 \\
         --extra "--data.init_args.root data/cifar100"
@@ -10,13 +11,16 @@ Every run is ``liftpool fit --config CONFIG --seed_everything SEED`` plus the va
 one after another, writing under ``OUTPUT/runs/VARIANT/seed_SEED``. A run whose ``metrics.csv`` already holds the last
 epoch is not trained again, so an interrupted study resumes where it stopped and a grid can be extended. Then:
 
-  OUTPUT/results.csv      one row per (variant, seed, epoch): validation and training top-1 accuracy, c_u, c_p
-  OUTPUT/results.md       final validation top-1 per variant: mean +- std over the finished seeds, each seed's,
-                          each seed's after the first epoch, and the difference to the first variant
-  OUTPUT/val_accuracy.png validation top-1 per epoch, mean over seeds (band: min..max)
+  OUTPUT/results.csv      one row per (variant, seed, epoch): each metric on validation and training, c_u, c_p
+  OUTPUT/results.md       the first metric after the last epoch per variant: mean +- std over the finished seeds,
+                          each seed's, each seed's after the first epoch, the other metrics' mean +- std, and the
+                          difference to the first variant
+  OUTPUT/val_METRIC.png   the first metric on validation per epoch, mean over seeds (band: min..max)
 
+``--metrics`` names what the task logs (``val/NAME``): by default ``top1_accuracy`` for a classification config
+(written ``top1``, the plot ``val_accuracy.png``) and ``miou pixel_accuracy boundary_iou`` for a segmentation one.
 ``--epochs`` changes the number of epochs; where the config steps a ``OneCycleLR`` its ``total_steps`` is scaled with
-it, so the schedule still spans the run. Numbers are accuracy in percent.
+it, so the schedule still spans the run. Numbers are in percent.
 """
 
 from __future__ import annotations
@@ -60,15 +64,35 @@ VARIANTS: dict[str, list[str]] = {
     **{f"lift_{band}_haar": _lift(f"{{bands: [{band}], init: haar}}") for band in ("ll", "lh", "hl", "hh")},
     **{f"lift_{band}_max": _lift(f"{{bands: [{band}], init: max}}") for band in ("ll", "lh", "hl", "hh")},
     **{f"lift_paper_{band}": _lift(f"{{bands: [{band}]}}", "lift_paper") for band in ("ll", "lh", "hl", "hh")},
+    # encoder-decoders: how the decoder up-samples (a max pool's MaxUnpool is the default up-pool of "max")
+    "max_unpool_blur": ["--model.init_args.pool", "max", "--model.init_args.up_pool", "maxunpool+blur"],
+    "max_bilinear": ["--model.init_args.pool", "max", "--model.init_args.up_pool", "bilinear"],
 }
 DEFAULT_VARIANTS = ["max", "lift", "lift_haar_all", "lift_max_all", "lift_paper", "lift_lh", "lift_hl", "lift_hh"]
+SEGMENTATION_VARIANTS = ["max", "max_unpool_blur", "lift", "lift_paper", "max_bilinear"]
+METRICS = {"classification": ["top1_accuracy"], "segmentation": ["miou", "pixel_accuracy", "boundary_iou"]}
+
+
+def metric_key(name: str) -> str:
+    """The column stem of a logged metric (``top1_accuracy`` keeps its historical ``top1``)."""
+    return "top1" if name == "top1_accuracy" else name
+
+
+def config_task(config: Path) -> str:
+    """``segmentation`` when the config trains a SegmentationTask, else ``classification``."""
+    loaded = yaml.safe_load(config.read_text()) or {}
+    class_path = str(((loaded.get("model") or {}).get("class_path")) or "")
+    return "segmentation" if class_path.rsplit(".", 1)[-1] == "SegmentationTask" else "classification"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/quickstart.yaml", help="the base config of every run")
-    parser.add_argument("--variants", nargs="*", default=DEFAULT_VARIANTS,
-                        help=f"from: {', '.join(VARIANTS)} (none: only the --custom ones)")  # fmt: skip
+    defaults = f"{' '.join(DEFAULT_VARIANTS)}, or {' '.join(SEGMENTATION_VARIANTS)} for segmentation"
+    choices = f"from: {', '.join(VARIANTS)} (none: only the --custom ones; default: {defaults})"
+    parser.add_argument("--variants", nargs="*", default=None, help=choices)
+    parser.add_argument("--metrics", nargs="+", default=None,
+                        help="logged metrics to tabulate, the first one headlines (default: by the task)")  # fmt: skip
     parser.add_argument("--custom", action="append", default=[], metavar="NAME=ARGS",
                         help="an extra variant: a name and the CLI options it adds (repeatable)")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -77,6 +101,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", default="runs/accuracy", help="folder of the runs and the results")
     parser.add_argument("--report-only", action="store_true", help="train nothing; tabulate the runs found")
     args = parser.parse_args(argv)
+    config = (REPO / args.config) if not Path(args.config).is_absolute() else Path(args.config)
+    task = config_task(config) if config.is_file() else "classification"
+    if args.variants is None:
+        args.variants = SEGMENTATION_VARIANTS if task == "segmentation" else DEFAULT_VARIANTS
+    args.metrics = args.metrics or METRICS[task]
     variants = {}
     for name in args.variants:
         if name not in VARIANTS:
@@ -110,8 +139,10 @@ def schedule_options(config: Path, epochs: int | None) -> tuple[list[str], int]:
     return options, epochs
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, float]]:
-    """Per-epoch metrics of a CSVLogger run folder (the newest version), one dict per epoch, accuracies in %."""
+def read_metrics(run_dir: Path, metrics: list[str] | tuple[str, ...] = ("top1_accuracy",)) -> list[dict[str, float]]:
+    """Per-epoch metrics of a CSVLogger run folder (the newest version), one dict per epoch: ``val_KEY`` and
+    ``train_KEY`` for each of ``metrics`` (in %, see :func:`metric_key`), ``val_c_u`` and ``val_c_p``; only epochs
+    with the first metric's validation value."""
     files = sorted(run_dir.glob("**/metrics.csv"), key=lambda p: p.stat().st_mtime)
     if not files:
         return []
@@ -121,16 +152,20 @@ def read_metrics(run_dir: Path) -> list[dict[str, float]]:
             if not row.get("epoch"):
                 continue
             entry = epochs.setdefault(int(float(row["epoch"])), {})
-            for key, column in (("val_top1", "val/top1_accuracy"), ("train_top1", "train/top1_accuracy"),
-                                ("val_c_u", "val/c_u"), ("val_c_p", "val/c_p")):  # fmt: skip
+            for metric in metrics:
+                for split in ("val", "train"):
+                    if row.get(f"{split}/{metric}"):
+                        entry[f"{split}_{metric_key(metric)}"] = float(row[f"{split}/{metric}"]) * 100.0
+            for key, column in (("val_c_u", "val/c_u"), ("val_c_p", "val/c_p")):
                 if row.get(column):
-                    entry[key] = float(row[column]) * (100.0 if "top1" in key else 1.0)
-    return [dict(epoch=epoch, **values) for epoch, values in sorted(epochs.items()) if "val_top1" in values]
+                    entry[key] = float(row[column])
+    headline = f"val_{metric_key(metrics[0])}"
+    return [dict(epoch=epoch, **values) for epoch, values in sorted(epochs.items()) if headline in values]
 
 
 def train(args: argparse.Namespace, name: str, options: list[str], seed: int, schedule: list[str], epochs: int) -> Path:
     run_dir = Path(args.output) / "runs" / name / f"seed_{seed}"
-    done = read_metrics(run_dir)
+    done = read_metrics(run_dir, args.metrics)
     if len(done) >= epochs:
         print(f"[{name} seed {seed}] done before, kept ({run_dir})", flush=True)
         return run_dir
@@ -149,9 +184,10 @@ def train(args: argparse.Namespace, name: str, options: list[str], seed: int, sc
     if result.returncode != 0:
         tail = (run_dir / "fit.log").read_text().splitlines()[-5:]
         raise SystemExit(f"[{name} seed {seed}] failed (exit {result.returncode}):\n" + "\n".join(tail))
-    metrics = read_metrics(run_dir)
-    final = metrics[-1]["val_top1"] if metrics else float("nan")
-    print(f"[{name} seed {seed}] {time.monotonic() - start:.0f} s, val top-1 {final:.1f}%", flush=True)
+    metrics = read_metrics(run_dir, args.metrics)
+    headline = metric_key(args.metrics[0])
+    final = metrics[-1][f"val_{headline}"] if metrics else float("nan")
+    print(f"[{name} seed {seed}] {time.monotonic() - start:.0f} s, val {headline} {final:.1f}%", flush=True)
     return run_dir
 
 
@@ -162,21 +198,32 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.1f} +- {std:.1f}"
 
 
+LABELS = {"top1": "top-1", "miou": "mIoU", "pixel_accuracy": "pixel accuracy", "boundary_iou": "boundary IoU"}
+
+
+def _label(key: str) -> str:
+    return LABELS.get(key, key)
+
+
 def report(args: argparse.Namespace, epochs: int) -> None:
     output = Path(args.output)
+    keys = [metric_key(metric) for metric in args.metrics]
+    headline = keys[0]
     rows = []
     for name in args.variant_args:
         for seed in args.seeds:
-            for entry in read_metrics(output / "runs" / name / f"seed_{seed}"):
+            for entry in read_metrics(output / "runs" / name / f"seed_{seed}", args.metrics):
                 rows.append({"variant": name, "seed": seed, **entry})
-    columns = ["variant", "seed", "epoch", "val_top1", "train_top1", "val_c_u", "val_c_p"]
+    columns = ["variant", "seed", "epoch", *(f"{split}_{key}" for key in keys for split in ("val", "train")),
+               "val_c_u", "val_c_p"]  # fmt: skip
     with (output / "results.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
-    def final(name: str) -> list[float]:
-        last = {r["seed"]: r["val_top1"] for r in rows if r["variant"] == name and r["epoch"] == epochs - 1}
+    def final(name: str, key: str = headline) -> list[float]:
+        last = {r["seed"]: r[f"val_{key}"] for r in rows
+                if r["variant"] == name and r["epoch"] == epochs - 1 and f"val_{key}" in r}  # fmt: skip
         return [last[s] for s in args.seeds if s in last]
 
     names = [n for n in args.variant_args if final(n)]
@@ -184,29 +231,35 @@ def report(args: argparse.Namespace, epochs: int) -> None:
         print("no finished run to report", flush=True)
         return
     reference = statistics.fmean(final(names[0]))
+    label = _label(headline)
+    others = keys[1:]
     lines = [
-        f"Validation top-1 accuracy (%) after epoch {epochs}, mean +- std over the seeds finished of {args.seeds} "
+        f"Validation {label} (%) after epoch {epochs}, mean +- std over the seeds finished of {args.seeds} "
         f"(`{args.config}`{', ' + args.extra if args.extra else ''}).",
         "",
-        f"| variant | val top-1 | seeds | per seed | val top-1 after epoch 1 (per seed) | vs {names[0]} |",
-        "|---|---|---|---|---|---|",
+        f"| variant | val {label} | seeds | per seed | val {label} after epoch 1 (per seed) | "
+        + "".join(f"val {_label(key)} | " for key in others)
+        + f"vs {names[0]} |",
+        "|---|---|---|---|---|" + "---|" * len(others) + "---|",
     ]
     for name in names:
         values = final(name)
         seeds = [s for s in args.seeds if any(r["variant"] == name and r["seed"] == s and r["epoch"] == epochs - 1
                                               for r in rows)]  # fmt: skip
-        first = [r["val_top1"] for s in seeds for r in rows if r["variant"] == name and r["seed"] == s
+        first = [r[f"val_{headline}"] for s in seeds for r in rows if r["variant"] == name and r["seed"] == s
                  and r["epoch"] == 0]  # fmt: skip
         per_seed = " / ".join(f"{v:.1f}" for v in values)
         delta = statistics.fmean(values) - reference
         lines.append(f"| {name} | {mean_std(values)} | {len(values)} | {per_seed} | "
-                     f"{' / '.join(f'{v:.1f}' for v in first)} | {delta:+.1f} |")  # fmt: skip
+                     f"{' / '.join(f'{v:.1f}' for v in first)} | "
+                     + "".join(f"{mean_std(final(name, key))} | " for key in others)
+                     + f"{delta:+.1f} |")  # fmt: skip
     (output / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
-    plot(rows, names, output / "val_accuracy.png", epochs)
+    plot(rows, names, output / f"val_{'accuracy' if headline == 'top1' else headline}.png", epochs, headline)
 
 
-def plot(rows: list[dict], names: list[str], path: Path, epochs: int) -> None:
+def plot(rows: list[dict], names: list[str], path: Path, epochs: int, key: str = "top1") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -217,7 +270,7 @@ def plot(rows: list[dict], names: list[str], path: Path, epochs: int) -> None:
     for index, name in enumerate(names):
         xs, means, lows, highs = [], [], [], []
         for epoch in range(epochs):
-            values = [r["val_top1"] for r in rows if r["variant"] == name and r["epoch"] == epoch]
+            values = [r[f"val_{key}"] for r in rows if r["variant"] == name and r["epoch"] == epoch]
             if values:
                 xs.append(epoch + 1)
                 means.append(statistics.fmean(values))
@@ -226,7 +279,7 @@ def plot(rows: list[dict], names: list[str], path: Path, epochs: int) -> None:
         line = axes.plot(xs, means, marker="o", markersize=3, label=name, color=palette(index))[0]
         axes.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.15)
     axes.set_xlabel("epoch")
-    axes.set_ylabel("validation top-1 accuracy (%)")
+    axes.set_ylabel(f"validation {_label(key)} (%)")
     axes.set_ylim(0, 100)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="lower right")

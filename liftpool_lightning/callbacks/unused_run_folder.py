@@ -15,9 +15,9 @@ SETUP_FILES = frozenset({"config.yaml", "hparams.yaml"})
 def holds_results(folder: Path) -> bool:
     """Whether ``folder`` holds anything but the setup files and empty folders (a checkpoint, metrics, pictures)."""
     for path in folder.rglob("*"):
-        if path.is_file() or path.is_symlink():
-            if path.parent != folder or path.name not in SETUP_FILES:
-                return True
+        setup_file = path.parent == folder and path.name in SETUP_FILES
+        if (path.is_file() or path.is_symlink()) and not setup_file:
+            return True
     return False
 
 

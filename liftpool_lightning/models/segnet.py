@@ -2,7 +2,8 @@
 
 The encoder pools with ``MaxPool2d(2, 2, return_indices=True)`` and the decoder up-samples with ``MaxUnpool2d``;
 ``replace_pooling(..., pool="lift")`` turns each pair into a LiftDownPool that keeps LL and a LiftUpPool that uses
-its LH/HL/HH (the paper's Table 6), ``up_pool="maxunpool+blur"`` adds a blur after each MaxUnpool.
+its LH/HL/HH (the paper's Table 6), ``up_pool="maxunpool+blur"`` adds a blur after each MaxUnpool,
+``up_pool="bilinear"`` interpolates instead.
 """
 
 from __future__ import annotations

@@ -3,12 +3,19 @@
 from liftpool_lightning.surgery.factory import DOWN_POOLS, UP_POOLS, PoolSpec
 from liftpool_lightning.surgery.replace import replace_pooling
 from liftpool_lightning.surgery.report import Replacement, SurgeryReport
-from liftpool_lightning.surgery.wrappers import ConvThenPool, LiftDownPoolWithIndices, LiftUnpool, MaxUnpoolBlur
+from liftpool_lightning.surgery.wrappers import (
+    ConvThenPool,
+    InterpolateUnpool,
+    LiftDownPoolWithIndices,
+    LiftUnpool,
+    MaxUnpoolBlur,
+)
 
 __all__ = [
     "DOWN_POOLS",
     "UP_POOLS",
     "ConvThenPool",
+    "InterpolateUnpool",
     "LiftDownPoolWithIndices",
     "LiftUnpool",
     "MaxUnpoolBlur",

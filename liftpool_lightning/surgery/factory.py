@@ -4,7 +4,7 @@ Down-pools (``DOWN_POOLS``): ``lift`` (learned LiftDownPool, takes its options),
 LeGall 5/3 lifting: ``lifting="legall53"``), ``max``, ``avg``, ``skip`` (subsampling, the paper's "Skip"),
 ``blur`` (BlurPool; MaxBlurPool in place of a max pool), ``mixed`` and ``gated`` (Lee et al. 2016).
 Up-pools (``UP_POOLS``): ``maxunpool`` (keep MaxUnpool), ``maxunpool+blur``, ``lift`` (LiftUpPool paired with
-its LiftDownPool).
+its LiftDownPool), ``bilinear`` (interpolation, the indices ignored: a reference decoder).
 
 A class or partial is called with ``**options``, plus ``channels``, ``ceil_mode``, ``device`` and ``dtype`` where
 its signature takes them; its output shape is checked like any other.
@@ -26,7 +26,7 @@ from liftpool_lightning.surgery.sites import Site
 
 PoolSpec = Union[str, type[nn.Module], Callable[..., nn.Module]]  # noqa: UP007 (jsonargparse-friendly)
 DOWN_POOLS = ("lift", "lift_paper", "wavelet", "max", "avg", "skip", "blur", "mixed", "gated")
-UP_POOLS = ("maxunpool", "maxunpool+blur", "lift")
+UP_POOLS = ("maxunpool", "maxunpool+blur", "lift", "bilinear")
 
 _LIFT = {1: LiftDownPool1d, 2: LiftDownPool2d, 3: LiftDownPool3d}
 _MAX = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}

@@ -27,6 +27,7 @@ from liftpool_lightning.surgery.report import Replacement, SurgeryReport
 from liftpool_lightning.surgery.sites import Site, dry_run, find_sites, matches, select_sites
 from liftpool_lightning.surgery.wrappers import (
     ConvThenPool,
+    InterpolateUnpool,
     LiftDownPoolWithIndices,
     LiftUnpool,
     MaxUnpoolBlur,
@@ -65,7 +66,7 @@ def replace_pooling(
             (1, C, 224, 224) zero image, C from the model's first Conv2d.
         up_pool: for MaxPool(return_indices=True) layers paired with a MaxUnpool: ``lift`` (default when ``pool``
             builds a LiftDownPool: the down-pool keeps LL, the up-pool uses its detail bands), ``maxunpool``
-            (default otherwise) or ``maxunpool+blur``.
+            (default otherwise), ``maxunpool+blur`` or ``bilinear`` (interpolation ignoring the indices, with any pool).
         strided_convs: also turn each stride-s convolution into the same convolution with stride 1 followed by
             the pool (for networks that downsample without pooling, e.g. MobileNetV2).
         include, exclude: shell-style patterns on module paths (``"features.*"``); a pattern that matches no
@@ -87,7 +88,7 @@ def replace_pooling(
     pool, options = resolve_preset(pool, options)
     check_up_pool_spec(up_pool)
     lift_down = makes_lift_pool(pool)
-    if lift_down and up_pool not in (None, "lift"):
+    if lift_down and up_pool not in (None, "lift", "bilinear"):
         raise ValueError(f"up_pool={up_pool!r} needs max indices, which a LiftDownPool does not make; use 'lift'")
     if not lift_down and up_pool == "lift":
         raise ValueError("up_pool='lift' needs pool='lift' or 'wavelet' (a LiftUpPool inverts its LiftDownPool)")
@@ -271,6 +272,8 @@ def _up_replacement(unpool: Site, down: nn.Module, up_pool: str, report: Surgery
     elif up_pool == "maxunpool+blur":
         blur = to_device(BlurPool(stride=1, spatial_dims=unpool.spatial_dims), unpool.device, unpool.dtype)
         new = MaxUnpoolBlur(unpool.module, blur)
+    elif up_pool == "bilinear":
+        new = InterpolateUnpool(unpool.module, unpool.spatial_dims)
     else:
         return unpool.module
     report.replacements.append(

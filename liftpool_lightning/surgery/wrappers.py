@@ -45,6 +45,34 @@ class LiftDownPoolWithIndices(nn.Module):
         return out, torch.zeros((), dtype=torch.long, device=out.device).expand(out.shape)
 
 
+class InterpolateUnpool(nn.Module):
+    """Stands in for ``MaxUnpool``: same call signature, but up-samples by (bi/tri)linear interpolation and ignores
+    the indices: the plain decoder that neither the pool's indices nor its detail bands help (a reference)."""
+
+    def __init__(self, unpool: nn.Module, spatial_dims: int) -> None:
+        super().__init__()
+        self.spatial_dims = spatial_dims
+        self.unpool = unpool  # its kernel, stride and padding give the output size when none is passed
+
+    def forward(self, x: Tensor, indices: Tensor | None = None, output_size: Sequence[int] | None = None) -> Tensor:
+        dims = self.spatial_dims
+        if output_size is None:
+            kernel, stride, padding = (_per_dim(getattr(self.unpool, name), dims)
+                                       for name in ("kernel_size", "stride", "padding"))  # fmt: skip
+            inputs = x.shape[-dims:]
+            size = [(n - 1) * s + k - 2 * p for n, s, k, p in zip(inputs, stride, kernel, padding, strict=True)]
+        else:
+            size = [int(n) for n in list(output_size)[-dims:]]
+        return nn.functional.interpolate(x, size=size, mode=_INTERPOLATION[dims], align_corners=False)
+
+
+_INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
+def _per_dim(value: int | Sequence[int], dims: int) -> list[int]:
+    return [int(v) for v in value] if isinstance(value, Sequence) else [int(value)] * dims
+
+
 class LiftUnpool(nn.Module):
     """Stands in for ``MaxUnpool``: same call signature ``(x, indices, output_size=None)``, runs a LiftUpPool."""
 

@@ -53,7 +53,7 @@ class BaseTask(LightningModule):
         pool: pool put in place of the network's own (``lift``, ``wavelet``, ``max``, ``avg``, ``skip``, ``blur``,
             ``mixed``, ``gated``); None keeps the network as published.
         pool_options: options of the pool, e.g. ``{kernel_size: 3, bands: [ll]}`` for ``lift``.
-        up_pool: up-pooling of encoder-decoder networks: ``maxunpool``, ``maxunpool+blur`` or ``lift``.
+        up_pool: up-pooling of encoder-decoder networks: ``maxunpool``, ``maxunpool+blur``, ``lift`` or ``bilinear``.
         strided_convs: swap strided convolutions too (default: only for networks without pooling layers).
         weights: torchvision weights name for the network (or its backbone), or timm's pretrained tag for a
             ``timm/`` network (``a1_in1k``, ``resnet18.a1_in1k`` or ``default``); None: random initialisation.

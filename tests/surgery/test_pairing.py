@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from liftpool_lightning import LiftDownPool2d, replace_pooling
-from liftpool_lightning.surgery import LiftDownPoolWithIndices, LiftUnpool, MaxUnpoolBlur
+from liftpool_lightning.models.small_segnet import SmallSegNet
+from liftpool_lightning.surgery import InterpolateUnpool, LiftDownPoolWithIndices, LiftUnpool, MaxUnpoolBlur
 
 
 class _EncoderDecoder(nn.Module):
@@ -51,7 +52,10 @@ def test_paired_lift_pool_is_an_identity_on_the_encoders_own_ll() -> None:
     torch.testing.assert_close(model.unpool2(low, None, output_size=features.shape), features, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize(("up_pool", "cls"), [("maxunpool+blur", MaxUnpoolBlur), ("maxunpool", nn.MaxUnpool2d)])
+@pytest.mark.parametrize(
+    ("up_pool", "cls"),
+    [("maxunpool+blur", MaxUnpoolBlur), ("maxunpool", nn.MaxUnpool2d), ("bilinear", InterpolateUnpool)],
+)
 def test_max_pools_with_unpool_baselines(up_pool: str, cls: type) -> None:
     model = _EncoderDecoder()
     x = torch.randn(1, 3, 16, 16)
@@ -59,6 +63,30 @@ def test_max_pools_with_unpool_baselines(up_pool: str, cls: type) -> None:
     replace_pooling(model, "max", torch.randn(1, 3, 16, 16), up_pool=up_pool)
     assert type(model.unpool1) is cls and type(model.pool1) is nn.MaxPool2d and model.pool1.return_indices
     assert model(x).shape == expected
+
+
+@pytest.mark.parametrize("pool", ["max", "lift"])
+def test_bilinear_up_pool_interpolates_and_ignores_the_indices(pool: str) -> None:
+    model = _EncoderDecoder()
+    replace_pooling(model, pool, torch.randn(1, 3, 16, 16), up_pool="bilinear")
+    x = torch.randn(2, 8, 5, 7)
+    expected = nn.functional.interpolate(x, size=(11, 14), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(model.unpool1(x, None, output_size=(2, 8, 11, 14)), expected)
+    # without output_size: MaxUnpool2d(2)'s own size, (n - 1) * 2 + 2
+    assert model.unpool1(x, torch.zeros(1)).shape == (2, 8, 10, 14)
+
+
+@pytest.mark.parametrize(("pool", "up_pool"), [("lift", None), ("max", None), ("max", "maxunpool+blur"),
+                                               ("max", "bilinear"), ("lift_paper", None)])  # fmt: skip
+def test_small_segnet_pairs_every_pool_and_keeps_its_output_shape(pool: str, up_pool: str | None) -> None:
+    model = SmallSegNet(num_classes=5, widths=(4, 8))
+    x = torch.randn(2, 3, 22, 18)  # odd sizes after a pool: the unpools get their output sizes
+    report = replace_pooling(model, pool, x[:1], up_pool=up_pool)
+    replaced = {"max": 2 if up_pool in (None, "maxunpool") else 4}.get(pool, 4)
+    assert len(report.paths) == replaced
+    out = model(x)
+    assert out.shape == (2, 5, 22, 18)
+    out.square().mean().backward()
 
 
 def test_blur_after_unpool_fills_the_holes() -> None:
