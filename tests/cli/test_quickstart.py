@@ -12,7 +12,9 @@ from PIL import Image
 
 from liftpool_lightning.cli import main
 from liftpool_lightning.tasks import ClassificationTask, SegmentationTask
-from tests.cli.conftest import QUICKSTART, tiny_args
+from tests.cli.conftest import QUICKSTART, ROOT, tiny_args
+
+QUICKSTART_SEGMENTATION = ROOT / "configs" / "quickstart_segmentation.yaml"
 
 
 def _fit(root: Path, *extra: str) -> Path:
@@ -61,36 +63,32 @@ def test_a_second_run_in_the_same_directory_does_not_abort(tmp_path: Path) -> No
     assert (tmp_path / "lightning_logs" / "version_1" / "config.yaml").is_file()
 
 
-def test_segmentation_on_synthetic_masks_writes_palette_pngs(tmp_path: Path) -> None:
-    args = [
-        "--seed_everything=0",
-        "--trainer.accelerator=cpu",
-        f"--trainer.default_root_dir={tmp_path}",
-        "--trainer.enable_progress_bar=false",
-        "--trainer.logger=CSVLogger",
-        f"--trainer.logger.save_dir={tmp_path}",
-        "--model=SegmentationTask",
-        "--model.network=segnet_vgg13_bn",
-        "--model.pool=lift",
-        "--model.input_size=32",
-        "--data=SyntheticShapesDataModule",
-        "--data.task=segmentation",
-        "--data.num_train=8",
-        "--data.num_val=4",
-        "--data.batch_size=4",
-    ]
-    main(["fit", *args, "--trainer.max_epochs=1"])
+def test_segmentation_quickstart_fits_tests_and_predicts_palette_pngs(tmp_path: Path) -> None:
+    """configs/quickstart_segmentation.yaml, tiny: the up-pools paired, the edge metric logged, the pictures drawn."""
+    tiny = [*tiny_args(tmp_path), "--data.num_train=16", "--data.num_val=8", "--data.batch_size=8",
+            "--data.image_size=32"]  # fmt: skip
+    main(["fit", "--config", str(QUICKSTART_SEGMENTATION), *tiny, "--trainer.max_epochs=2"])
     run_dir = tmp_path / "lightning_logs" / "version_0"
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
-    miou = [float(r["val/miou"]) for r in rows if r.get("val/miou")]
-    assert len(miou) == 1 and 0 <= miou[0] <= 1
-    checkpoint = next((run_dir / "checkpoints").glob("*.ckpt"))  # the default ModelCheckpoint: the last epoch
-    task = SegmentationTask.load_from_checkpoint(checkpoint)
-    assert task.hparams.num_classes == 9 and task.hparams.up_pool is None
+    for key in ("val/miou", "val/pixel_accuracy", "val/boundary_iou", "train/boundary_iou", "val/c_u"):
+        values = [float(r[key]) for r in rows if r.get(key)]
+        assert len(values) == 2 and all(v >= 0 for v in values), key
+    images = {path.name.rsplit("_val_", 1)[0] for path in (run_dir / "images").glob("*.png")}
+    assert {
+        "segmentation_predictions",
+        "subbands_network.pools.0.pool",
+        "reconstruction_network.pools.0.pool",
+    } <= images
+    last = run_dir / "checkpoints" / "last.ckpt"
+    task = SegmentationTask.load_from_checkpoint(last)
+    assert task.hparams.network == "small_segnet" and task.hparams.num_classes == 9
+    assert type(task.network.unpools[0]).__name__ == "LiftUnpool"  # each pool paired with a LiftUpPool
+    main(["test", "--config", str(QUICKSTART_SEGMENTATION), *tiny, "--ckpt_path=last"])
     out = tmp_path / "masks"
-    main(["predict", *args, f"--ckpt_path={checkpoint}", f"--model.prediction_dir={out}"])
+    main(["predict", "--config", str(QUICKSTART_SEGMENTATION), *tiny, f"--ckpt_path={last}",
+          f"--model.prediction_dir={out}"])  # fmt: skip
     files = sorted(out.glob("*.png"))
-    assert [f.stem for f in files] == [f"val_{i:06d}" for i in range(4)]
+    assert [f.stem for f in files] == [f"val_{i:06d}" for i in range(8)]
     image = Image.open(files[0])
     assert image.mode == "P" and image.size == (32, 32)
     assert max(image.getdata()) < 9
