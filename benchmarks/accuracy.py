@@ -50,6 +50,7 @@ def _lift(options: str | None = None, pool: str = "lift") -> list[str]:
 VARIANTS: dict[str, list[str]] = {
     "max": ["--model.init_args.pool", "max"],
     "avg": ["--model.init_args.pool", "avg"],
+    "blur": ["--model.init_args.pool", "blur"],  # BlurPool (Zhang 2019): max, then a blur before subsampling
     "lift": _lift(),  # the defaults: the low band, max-lifting start, identity activation, losses on P/U only
     "lift_paper": _lift(pool="lift_paper"),  # PAPER_OPTIONS: all bands, random P/U, tanh, losses into the features
     "lift_haar_all": _lift("{bands: all, init: haar}"),  # the defaults until 2026-12 (tanh)
