@@ -22,10 +22,10 @@ class SmallSegNet(nn.Module):
     The decoder's only way back to full resolution is its up-pools, so what they restore decides the edges:
     ``replace_pooling(model, "lift")`` pairs each pool with its unpool (LiftDownPool keeping LL, LiftUpPool putting
     the detail bands back), ``up_pool="maxunpool+blur"`` blurs after each unpool, ``up_pool="bilinear"`` ignores the
-    indices. Defaults: widths 32-64-128, three pools (64x64 -> 8x8), 0.45M parameters.
+    indices. Defaults: widths 16-32-64, three pools (64x64 -> 8x8), 0.11M parameters.
     """
 
-    def __init__(self, num_classes: int = 9, widths: Sequence[int] = (32, 64, 128), in_channels: int = 3) -> None:
+    def __init__(self, num_classes: int = 9, widths: Sequence[int] = (16, 32, 64), in_channels: int = 3) -> None:
         super().__init__()
         if not widths:
             raise ValueError("widths: give at least one stage width")
