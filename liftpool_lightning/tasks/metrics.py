@@ -19,12 +19,14 @@ class MulticlassError(MulticlassAccuracy):
         return 1 - super().compute()
 
 
-def _inner_band(mask: Tensor, distance: int) -> Tensor:
-    """Pixels of ``mask`` (N, H, W bool) within ``distance`` pixels (chessboard) of its contour; the image border is
-    not a contour."""
-    outside = (~mask).unsqueeze(1).float()
-    near_outside = functional.max_pool2d(outside, 2 * distance + 1, stride=1, padding=distance)
-    return mask & (near_outside.squeeze(1) > 0)
+def _contour_band(labels: Tensor, distance: int) -> Tensor:
+    """Pixels of a label map (N, H, W) with another label within ``distance`` pixels (chessboard): for each class,
+    the part of its region within ``distance`` of its contour. The image border is not a contour."""
+    values = labels.unsqueeze(1).float()  # exact for any label below 2**24
+    window = 2 * distance + 1
+    highest = functional.max_pool2d(values, window, stride=1, padding=distance)
+    lowest = -functional.max_pool2d(-values, window, stride=1, padding=distance)
+    return ((highest != values) | (lowest != values)).squeeze(1)
 
 
 class BoundaryIoU(Metric):
@@ -56,11 +58,18 @@ class BoundaryIoU(Metric):
             raise ValueError(f"expected predictions (N, C, H, W) or (N, H, W) and targets (N, H, W), got "
                              f"{tuple(preds.shape)} and {tuple(target.shape)}")  # fmt: skip
         valid = target != self.ignore_index if self.ignore_index is not None else torch.ones_like(target, dtype=bool)
-        for label in range(self.num_classes):
-            truth = _inner_band(target == label, self.distance) & valid
-            predicted = _inner_band(labels == label, self.distance) & valid
-            self.intersection[label] += (truth & predicted).sum()
-            self.union[label] += (truth | predicted).sum()
+        truth = _contour_band(target, self.distance) & valid
+        predicted = _contour_band(labels, self.distance) & valid
+        both = truth & predicted & (target == labels)
+        classes = self.num_classes
+
+        def count(values: Tensor) -> Tensor:
+            values = values[(values >= 0) & (values < classes)]
+            return torch.bincount(values, minlength=classes)
+
+        intersection = count(target[both])
+        self.intersection += intersection
+        self.union += count(target[truth]) + count(labels[predicted]) - intersection
 
     def compute(self) -> Tensor:
         present = self.union > 0
