@@ -54,7 +54,10 @@ def run_demo(steps: int = 60, seed: int = 0, echo: Callable[[str], None] = print
         pool(batch)
         loss = lifting_loss(pool, lambda_u=1.0, lambda_p=1.0)
         if step in (0, steps):
-            c_u, c_p = (value.item() for value in pool.last_losses)
+            losses = pool.last_losses
+            if losses is None:
+                raise RuntimeError("the pool recorded no constraint losses in its forward")
+            c_u, c_p = (value.item() for value in losses)
             echo(f"   step {step:>4}: c_u={c_u:.4f}  c_p={c_p:.4f}")
             results[f"loss_step_{step}"] = loss.item()
         if step < steps:

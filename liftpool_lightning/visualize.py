@@ -24,7 +24,7 @@ _STATS = {
     "cifar100": (CIFAR100_MEAN, CIFAR100_STD),
     "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
 }
-_AUTO = {"small_vgg": "synthetic", "vgg13_bn_cifar": "cifar100"}
+_AUTO: dict[str, Normalization] = {"small_vgg": "synthetic", "vgg13_bn_cifar": "cifar100"}
 
 
 def load_images(paths: Sequence[str | Path], size: int | None, normalization: str) -> torch.Tensor:

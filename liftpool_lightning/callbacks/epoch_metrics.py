@@ -3,7 +3,7 @@ metrics over all its steps, as an uninterrupted run does, not over the steps aft
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from lightning import Callback, LightningModule, Trainer
@@ -12,6 +12,10 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from liftpool_lightning.callbacks.rng_state import per_rank
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loops.progress import _ProcessedTracker
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
 
 CHECKPOINT_KEY = "liftpool_epoch_metrics"
 
@@ -22,17 +26,24 @@ def _training_metrics(pl_module: LightningModule) -> dict[str, Metric]:
     return dict(collection.items(keep_base=True)) if collection is not None else {}
 
 
-def _logged(trainer: Trainer) -> dict[str, Metric]:
+def _logged(trainer: Trainer) -> dict[str, _ResultMetric]:
     """The values ``self.log`` accumulates over the training epoch (Lightning's epoch-level results), by key."""
-    results = trainer.fit_loop.epoch_loop._results
+    results: dict[str, _ResultMetric] = trainer.fit_loop.epoch_loop._results
     return {key: result for key, result in results.items() if result.is_tensor and result.meta.on_epoch}
 
 
 def _mid_epoch(trainer: Trainer) -> bool:
     """Training, after at least one step of the epoch and before its last (``processed``: a checkpoint saved at the
     end of a batch counts that batch, which ``completed`` does only once its end hooks have run)."""
-    progress = trainer.fit_loop.epoch_loop.batch_progress.current
+    # the training loop's batch progress counts processed batches (typed as its base tracker, without them)
+    progress = cast("_ProcessedTracker", trainer.fit_loop.epoch_loop.batch_progress.current)
     return trainer.training and 0 < progress.processed < trainer.num_training_batches
+
+
+def _tensor_state(value: object) -> Tensor:
+    """A state of a logged value's ``_ResultMetric``: a tensor (``_logged`` keeps tensor results only), which torch
+    types as a module attribute (``Tensor | Module``)."""
+    return cast(Tensor, value)
 
 
 class EpochMetricState(Callback):
@@ -53,14 +64,17 @@ class EpochMetricState(Callback):
         metrics = {}
         for name, metric in _training_metrics(pl_module).items():
             states = metric.metric_state
-            if not all(isinstance(value, Tensor) for value in states.values()):
+            tensors = {key: value for key, value in states.items() if isinstance(value, Tensor)}
+            if len(tensors) < len(states):
                 continue  # list ("cat") states: their shapes differ between ranks
             metrics[name] = {
                 "update_count": metric._update_count,
-                "states": {key: per_rank(trainer, value, device) for key, value in states.items()},
+                "states": {key: per_rank(trainer, value, device) for key, value in tensors.items()},
             }
         logged = {
-            key: {state: per_rank(trainer, value, device) for state, value in result.metric_state.items()}
+            key: {
+                state: per_rank(trainer, _tensor_state(value), device) for state, value in result.metric_state.items()
+            }
             for key, result in _logged(trainer).items()
         }
         checkpoint[CHECKPOINT_KEY] = {"epoch": trainer.current_epoch, "ranks": trainer.world_size,
@@ -104,9 +118,9 @@ class EpochMetricState(Callback):
                 continue
             before = {state: values[rank].to(result.value.device) for state, values in saved[key].items()}
             if result.meta.is_max_reduction:
-                result.value = torch.maximum(before["value"], result.value)
+                result.value = torch.maximum(before["value"], _tensor_state(result.value))
             elif result.meta.is_min_reduction:
-                result.value = torch.minimum(before["value"], result.value)
+                result.value = torch.minimum(before["value"], _tensor_state(result.value))
             else:  # mean (a batch-size-weighted sum and the batch sizes) or sum: the earlier steps' sums first
                 for state, value in before.items():
                     setattr(result, state, value + getattr(result, state))

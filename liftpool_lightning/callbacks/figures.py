@@ -6,6 +6,7 @@ Uses matplotlib's object API with an Agg canvas: no pyplot, no global backend ch
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -29,8 +30,9 @@ def subplots(rows: int, columns: int, size: tuple[float, float]) -> tuple[Figure
 
 def figure_to_rgb(figure: Figure) -> np.ndarray:
     """The drawn figure as an RGB uint8 array (H, W, 3)."""
-    figure.canvas.draw()
-    return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    canvas = cast(FigureCanvasAgg, figure.canvas)  # the canvas ``subplots`` attaches
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def display_image(image: Tensor) -> np.ndarray:

@@ -8,6 +8,8 @@ import torch
 from lightning import Callback, LightningModule, Trainer
 from torch import Tensor
 
+from liftpool_lightning.callbacks.trainer_attributes import runtime_attributes
+
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
@@ -40,7 +42,7 @@ class StopOnNonFiniteLoss(Callback):
     def _period(self, trainer: Trainer, device: torch.device) -> int:
         if self.check_every_n_steps is not None:
             return self.check_every_n_steps
-        return 1 if device.type == "cpu" else max(1, trainer.log_every_n_steps)
+        return 1 if device.type == "cpu" else max(1, runtime_attributes(trainer).log_every_n_steps)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._first_bad_step = torch.full((), -1, dtype=torch.long, device=pl_module.device)

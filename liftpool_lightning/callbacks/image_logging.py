@@ -31,8 +31,9 @@ def output_dir(trainer: Trainer) -> Path:
         if isinstance(logger, WandbLogger):
             return Path(logger.experiment.dir) / "images"
     for logger in trainer.loggers:
-        if getattr(logger, "log_dir", None):
-            return Path(logger.log_dir) / "images"
+        log_dir = getattr(logger, "log_dir", None)
+        if log_dir:
+            return Path(log_dir) / "images"
     return Path(trainer.default_root_dir) / "images"
 
 

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from liftpool_lightning.callbacks.figures import reconstruction_figure, segmentation_figure, subband_figure
 from liftpool_lightning.callbacks.image_logging import log_image, log_table
+from liftpool_lightning.callbacks.trainer_attributes import runtime_attributes
 from liftpool_lightning.nn import LiftDownPool2d, LiftDownPoolNd, LiftUpPoolNd, lifting_losses, liftpool_layers
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ class SubbandVisualizer(Callback):
     def _fixed_samples(self, trainer: Trainer) -> tuple[Tensor, Tensor] | None:
         """The first ``num_images`` items of the validation set, chosen once."""
         if self._samples is None:
-            dataset = getattr(trainer.datamodule, "val_dataset", None) if trainer.datamodule is not None else None
+            datamodule = runtime_attributes(trainer).datamodule
+            dataset = getattr(datamodule, "val_dataset", None) if datamodule is not None else None
             if dataset is None:
                 loaders = trainer.val_dataloaders or trainer.test_dataloaders
                 loader = loaders[0] if isinstance(loaders, Sequence) else loaders
@@ -106,7 +108,7 @@ class SubbandVisualizer(Callback):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if not self.log_layer_losses or (trainer.global_step % max(trainer.log_every_n_steps, 1)):
+        if not self.log_layer_losses or (trainer.global_step % max(runtime_attributes(trainer).log_every_n_steps, 1)):
             return
         for name, losses in lifting_losses(pl_module).items():
             pl_module.log(f"lifting/{name}/c_u", losses.c_u.detach(), on_step=True, on_epoch=False)
@@ -195,7 +197,7 @@ def render_pictures(
         if ups and features.ndim == 4:
             lift = ups[0](bands.low, bands, output_size=features.shape)
             pooled, indices = F.max_pool2d(features, 2, return_indices=True, ceil_mode=layer.ceil_mode)
-            maxunpool = F.max_unpool2d(pooled, indices, 2, output_size=features.shape[2:])
+            maxunpool = F.max_unpool2d(pooled, indices, (2, 2), output_size=features.shape[2:])
             channel = channels[0] if channels and channels[0] < features.shape[1] else 0
             title = f"{name}: LiftUpPool vs MaxUnpool ({when})"
             pictures.append((f"reconstruction/{name}", reconstruction_figure(features, lift, maxunpool, channel, title),

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from liftpool_lightning.checkpointing.compatibility import state_dict_mismatch
 from liftpool_lightning.checkpointing.resolve import check_checkpoint_file
 from liftpool_lightning.models.registry import create_network, network_spec
+
+if TYPE_CHECKING:
+    from liftpool_lightning.tasks import BaseTask
 
 #: Hyperparameters that say where a run's starting weights came from: not needed to rebuild it (its weights are in
 #: the checkpoint), so they are set to None when building from one.
@@ -30,8 +33,9 @@ def _hyper_parameters(content: dict[str, Any], path: str | Path) -> dict[str, An
     return hparams
 
 
-def task_from_checkpoint(ckpt_path: str | Path) -> nn.Module:
-    """The task (LightningModule) of a checkpoint written by this framework, on the CPU, in eval mode."""
+def task_from_checkpoint(ckpt_path: str | Path) -> BaseTask:
+    """The task (a ``BaseTask``: the class the checkpoint names) of a checkpoint written by this framework, on the
+    CPU, in eval mode."""
     path = Path(ckpt_path)
     hparams = _hyper_parameters(check_checkpoint_file(path), path)
     class_path = hparams.get("_class_path")

@@ -114,7 +114,7 @@ class BaseDataModule(LightningDataModule):
         dataset = self._guard(self.train_dataset, "train")
         trainer = self.trainer
         world_size, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        drop_last = len(dataset) // world_size > self.batch_size  # type: ignore[arg-type]
+        drop_last = len(dataset) // world_size > self.batch_size
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # set by seed_everything (the config's seed_everything)
         sampler = ResumableSampler(dataset, world_size, rank, shuffle=True, seed=seed, drop_last=drop_last)
         return ResumableDataLoader(dataset, sampler, batch_size=self.batch_size, drop_last=drop_last,

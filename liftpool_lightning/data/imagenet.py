@@ -115,5 +115,5 @@ class ImageNetDataModule(BaseDataModule):
             transform = imagenet_train_transform(self.image_size)
             self.train_dataset = ImageFolder(str(root / "train"), transform=transform, loader=load_rgb)
         val = ImageFolder(str(root / "val"), imagenet_eval_transform(self.image_size), loader=load_rgb)
-        val.names = [Path(path).stem for path, _ in val.samples]  # type: ignore[attr-defined]  # prediction file names
+        val.names = [Path(path).stem for path, _ in val.samples]  # prediction file names
         self.val_dataset = self.test_dataset = val

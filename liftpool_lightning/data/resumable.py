@@ -16,8 +16,8 @@ Three parts, each removing one source of difference between an interrupted-and-r
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sized
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -59,7 +59,7 @@ class ResumableSampler(DistributedSampler):
 
     def epoch_plan(self) -> tuple[list[int], list[int]]:
         """This rank's indices for the current epoch and every dataset index's sample seed."""
-        n = len(self.dataset)  # type: ignore[arg-type]
+        n = len(cast(Sized, self.dataset))
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         seeds = torch.randint(_SEED_RANGE, (n,), generator=generator).tolist()
@@ -71,7 +71,7 @@ class ResumableSampler(DistributedSampler):
             indices += (indices * math.ceil(padding / max(len(indices), 1)))[:padding]
         return indices[self.rank : self.total_size : self.num_replicas], seeds
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[tuple[int, int]]:
         indices, seeds = self.epoch_plan()
         skip, self._resume = self.pending_skip(), None
         return iter([(index, seeds[index]) for index in indices[skip:]])
@@ -89,7 +89,7 @@ class SeededSamples(Dataset):
         self.dataset = dataset
 
     def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
+        return len(cast(Sized, self.dataset))
 
     def __getitem__(self, key: int | tuple[int, int]) -> Any:
         if isinstance(key, int):
@@ -118,18 +118,18 @@ class ResumableDataLoader(DataLoader):
         self._batches_yielded = 0
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
-        sampler: ResumableSampler = self.sampler  # type: ignore[assignment]
+        sampler = cast(ResumableSampler, self.sampler)  # the sampler __init__ takes
         self._batches_yielded = sampler.pending_skip() // (self.batch_size or 1)
         for batch in super().__iter__():
             self._batches_yielded += 1
             yield batch
 
     def state_dict(self) -> dict[str, int]:
-        sampler: ResumableSampler = self.sampler  # type: ignore[assignment]
+        sampler = cast(ResumableSampler, self.sampler)  # the sampler __init__ takes
         return {"epoch": sampler.epoch, "batches_yielded": self._batches_yielded, "seed": sampler.seed}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
-        sampler: ResumableSampler = self.sampler  # type: ignore[assignment]
+        sampler = cast(ResumableSampler, self.sampler)  # the sampler __init__ takes
         if state_dict.get("seed", sampler.seed) != sampler.seed:
             raise ValueError(
                 f"the checkpoint's training data order used seed {state_dict['seed']}, this run uses {sampler.seed};"

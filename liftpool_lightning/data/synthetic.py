@@ -3,10 +3,19 @@ generated from a seed, no download."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypedDict
 
 from liftpool_lightning.data.base import BaseDataModule
 from liftpool_lightning.data.shapes import ShapesTransform, SyntheticShapes
+
+
+class _ShapesOptions(TypedDict):
+    """The ``SyntheticShapes`` options every split shares."""
+
+    task: Literal["classification", "segmentation"]
+    image_size: int
+    num_shapes: int
+    seed: int
 
 
 class SyntheticShapesDataModule(BaseDataModule):
@@ -45,7 +54,7 @@ class SyntheticShapesDataModule(BaseDataModule):
                 raise ValueError(f"{name} must be >= 1, got {value}")
         self.task = task
         self.num_classes = num_shapes + (1 if task == "segmentation" else 0)
-        self.options = {"task": task, "image_size": image_size, "num_shapes": num_shapes, "seed": seed}
+        self.options = _ShapesOptions(task=task, image_size=image_size, num_shapes=num_shapes, seed=seed)
         self.num_train, self.num_val, self.augment = num_train, num_val, augment
         SyntheticShapes(1, **self.options)  # validate the options now, before any training starts
 

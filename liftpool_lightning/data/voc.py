@@ -152,7 +152,7 @@ class VOCSegmentationDataModule(BaseDataModule):
         if self.download and missing_voc:
             with download_errors("PASCAL VOC 2012", DATASET_YEAR_DICT["2012"]["url"], self.root, by_hand):
                 VOCSegmentation(self.root, year="2012", image_set="trainval", download=True)
-        if self.download and missing_sbd:
+        if self.download and missing_sbd and self.sbd_dir is not None:  # files are missing only where it is set
             with download_errors("SBD", SBDataset.url, self.sbd_dir, by_hand):
                 SBDataset(str(self.sbd_dir), image_set="train", mode="segmentation", download=True)
         self._check_files()
@@ -174,7 +174,9 @@ class VOCSegmentationDataModule(BaseDataModule):
 
     def _files(self, names: list[str], transforms: Callable) -> SegmentationFiles:
         voc, sbd = self.voc_dir, [] if self.sbd_dir is None else [self.sbd_dir]
-        images, masks, missing = [], [], []
+        images: list[str] = []
+        masks: list[str] = []
+        missing: list[str] = []
         for name in names:
             images.append(
                 _first_file([voc / "JPEGImages" / f"{name}.jpg", *(d / "img" / f"{name}.jpg" for d in sbd)], missing)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, cast
 
 from torch import nn
 
@@ -14,6 +14,12 @@ LIBRARY_NAME = "liftpool-lightning"
 #: config.json keys that ``create_network`` takes (``network_options`` go to the network's constructor).
 NETWORK_KEYS = ("network", "num_classes", "pool", "pool_options", "up_pool", "strided_convs", "input_size")
 CONFIG_KEYS = (*NETWORK_KEYS, "network_options")
+
+
+class _Configured(Protocol):
+    """A model of ``create_model``: its config kept on it."""
+
+    liftpool_config: dict[str, Any]
 
 
 def network_config(
@@ -87,7 +93,7 @@ def create_model(
         input_size=config["input_size"],
         **(config["network_options"] or {}),
     )
-    model.liftpool_config = config
+    cast(_Configured, model).liftpool_config = config  # a plain attribute: torch types Module's for tensors/modules
     return model
 
 
@@ -110,4 +116,5 @@ def resolved_config(model_or_task: nn.Module, config: Mapping[str, Any] | None =
         raise ValueError(f"config: unknown keys {', '.join(unknown)}; allowed: {', '.join(CONFIG_KEYS)}")
     if "network" not in config or "num_classes" not in config:
         raise ValueError("config needs 'network' and 'num_classes'")
-    return network_config(**{key: config.get(key) for key in CONFIG_KEYS})
+    options: dict[str, Any] = {key: config.get(key) for key in CONFIG_KEYS}  # checked by network_config
+    return network_config(**options)

@@ -130,7 +130,8 @@ def from_pretrained(
     if "pool" in overrides and overrides["pool"] != config.get("pool") and "pool_options" not in overrides:
         config["pool_options"] = None  # the saved options belong to the saved pool
     config.update(overrides)
-    model = create_model(**{key: config.get(key) for key in CONFIG_KEYS})
+    options: dict[str, Any] = {key: config.get(key) for key in CONFIG_KEYS}  # checked by create_model
+    model = create_model(**options)
     try:
         state = safetensors_torch.load_file(str(weights_path), device="cpu")
     except Exception as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 import torchvision
@@ -20,6 +20,7 @@ from torch import nn
 from liftpool_lightning.models.checkpoint_weights import load_matching_weights
 from liftpool_lightning.models.deeplabv3plus import DeepLabV3Plus
 from liftpool_lightning.models.segnet import SegNet
+from liftpool_lightning.models.small_segnet import SmallSegNet
 from liftpool_lightning.models.small_vgg import SmallVGG
 from liftpool_lightning.models.timm_backbones import (
     build_timm_network,
@@ -70,6 +71,12 @@ def _small_vgg(num_classes: int, weights: str | None = None, **kwargs: Any) -> n
     return SmallVGG(num_classes, **kwargs)
 
 
+def _small_segnet(num_classes: int, weights: str | None = None, **kwargs: Any) -> nn.Module:
+    if weights is not None:
+        raise ValueError("weights: small_segnet has no pretrained weights")
+    return SmallSegNet(num_classes, **kwargs)
+
+
 def _deeplabv3plus(num_classes: int, weights: str | None = None, **kwargs: Any) -> nn.Module:
     return DeepLabV3Plus(num_classes, backbone_weights=weights, **kwargs)  # weights of its ImageNet backbone
 
@@ -81,6 +88,7 @@ NETWORKS: dict[str, NetworkSpec] = {
     "resnet50": NetworkSpec(_torchvision("resnet50"), "classification", 224),
     "mobilenet_v2": NetworkSpec(_torchvision("mobilenet_v2"), "classification", 224, downsamples_by_stride=True),
     "segnet_vgg13_bn": NetworkSpec(SegNet, "segmentation", 128),
+    "small_segnet": NetworkSpec(_small_segnet, "segmentation", 64),
     "deeplabv3plus_resnet50": NetworkSpec(_deeplabv3plus, "segmentation", 128),
 }
 
@@ -103,6 +111,18 @@ def network_spec(name: str) -> NetworkSpec:
         f"unknown network {name!r}; choose from {', '.join(NETWORKS)}, a torchvision classification model name or "
         "timm/<architecture>"
     )
+
+
+class _WithPoolingReport(Protocol):
+    """A model after ``create_network`` or a task's pooling swap: the surgery report kept on it."""
+
+    pooling_report: SurgeryReport
+
+
+def set_pooling_report(model: nn.Module, report: SurgeryReport) -> None:
+    """Keep ``report`` on ``model`` as ``model.pooling_report``, a plain attribute (torch types ``Module``'s
+    attribute assignment for tensors and submodules only)."""
+    cast(_WithPoolingReport, model).pooling_report = report
 
 
 def swap_pooling(
@@ -143,13 +163,14 @@ def create_network(
 
     Args:
         name: a registered network (``small_vgg``, ``vgg13_bn_cifar``, ``resnet18``, ``resnet50``, ``mobilenet_v2``,
-            ``segnet_vgg13_bn``, ``deeplabv3plus_resnet50``), a torchvision classification model name, or
+            ``segnet_vgg13_bn``, ``small_segnet``, ``deeplabv3plus_resnet50``), a torchvision classification model
+            name, or
             ``timm/<architecture>`` for any timm model (e.g. ``timm/efficientnet_b0``; needs the ``[timm]`` extra).
         num_classes: output classes.
         pool: the pool put in place of the network's own (see ``replace_pooling``); None keeps the network as
             published (max pools, or strided convolutions for MobileNetV2).
         pool_options: options of the pool, e.g. ``{"kernel_size": 3}`` for ``lift``.
-        up_pool: for SegNet: ``maxunpool``, ``maxunpool+blur`` or ``lift``.
+        up_pool: for SegNets: ``maxunpool``, ``maxunpool+blur``, ``lift`` or ``bilinear``.
         strided_convs: swap strided convolutions too; default True for networks without pooling layers (for timm
             models: found on the built model, e.g. True for EfficientNet and RegNet, False for ResNet).
         weights: torchvision weights name for the network (or its ImageNet backbone); for ``timm/`` networks timm's
@@ -176,5 +197,5 @@ def create_network(
             raise ValueError(
                 f"backbone_checkpoint {backbone_checkpoint} lacks {len(missing)} backbone tensors, e.g. {missing[0]}"
             )
-    model.pooling_report = report
+    set_pooling_report(model, report)
     return model

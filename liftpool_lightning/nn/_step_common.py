@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar, cast
 
 import torch
 from torch import Tensor
@@ -37,6 +37,11 @@ class Padding(NamedTuple):
     mode: PaddingMode
 
 
+def op_padding(left: int, right: int, mode: str) -> Padding:
+    """The ``Padding`` of a custom op's arguments (an op's schema types the mode as a ``str``)."""
+    return Padding(left, right, cast(PaddingMode, mode))
+
+
 def lifting_padding(kernel_size: int, mode: PaddingMode) -> Padding:
     """The padding of ``LearnedLiftingOperator``: ``(K-1)//2`` before, ``K//2`` after."""
     return Padding((kernel_size - 1) // 2, kernel_size // 2, mode)
@@ -47,10 +52,17 @@ def pack_weights(predict: OperatorWeights, update: OperatorWeights, like: Tensor
     return [like.new_empty(0) if t is None else t for t in (*predict, *update)]
 
 
+def _operator_weights(
+    weight: Tensor, bias: Tensor, pointwise_weight: Tensor, pointwise_bias: Tensor
+) -> OperatorWeights:
+    return OperatorWeights(
+        weight, bias if bias.numel() else None, pointwise_weight, pointwise_bias if pointwise_bias.numel() else None
+    )
+
+
 def unpack_weights(tensors: list[Tensor]) -> tuple[OperatorWeights, OperatorWeights]:
     """``pack_weights`` undone."""
-    given = [t if t.numel() else None for t in tensors]
-    return OperatorWeights(*given[:4]), OperatorWeights(*given[4:])
+    return _operator_weights(*tensors[:4]), _operator_weights(*tensors[4:])
 
 
 # ---------------------------------------------------------------------------------------------- padding tables
@@ -126,10 +138,18 @@ def five_d(rows: Tensor) -> Tensor | None:
     return None
 
 
+def _five_d_view(rows: Tensor) -> Tensor:
+    """``five_d`` of rows known to have such a view (a contiguous tensor, or the rows of one)."""
+    view = five_d(rows)
+    if view is None:
+        raise RuntimeError(f"rows of shape {tuple(rows.shape)} and strides {rows.stride()} have no 5-D view")
+    return view
+
+
 def input_rows(rows: Tensor) -> Tensor:
     """``five_d`` of rows a kernel reads; of a contiguous copy where no view exists."""
     view = five_d(rows)
-    return view if view is not None else five_d(rows.contiguous())
+    return view if view is not None else _five_d_view(rows.contiguous())
 
 
 def write_rows(out: Tensor, images: bool, kernel: Callable[[Tensor], _T]) -> _T:
@@ -140,7 +160,7 @@ def write_rows(out: Tensor, images: bool, kernel: Callable[[Tensor], _T]) -> _T:
     if view is not None:
         return kernel(view)
     buffer = torch.empty_like(out, memory_format=torch.contiguous_format)
-    result = kernel(five_d(as_rows(buffer, images)))
+    result = kernel(_five_d_view(as_rows(buffer, images)))
     out.copy_(buffer)
     return result
 

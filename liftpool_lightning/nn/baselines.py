@@ -86,6 +86,8 @@ class BlurPool(nn.Module):
     The filter is a buffer (moves with ``.to()``, is not trained).
     """
 
+    filter: Tensor  # the registered buffer
+
     def __init__(
         self,
         stride: int = 2,
@@ -113,7 +115,8 @@ class BlurPool(nn.Module):
             y = pad_axis(y, dim, (self.filter_size - 1) // 2, self.filter_size // 2, self.padding_mode)
         y = CONV[self.spatial_dims](y, self.filter.to(y.dtype), stride=self.stride)
         if not self.ceil_mode:
-            y = y[(slice(None), slice(None), *(slice(0, n // self.stride) for n in x.shape[2:]))]
+            kept = (slice(None), slice(None), *(slice(0, n // self.stride) for n in x.shape[2:]))
+            y = y[kept]
         return _unfold_channels(y, channels)
 
     def extra_repr(self) -> str:
@@ -240,4 +243,5 @@ class GatedPool(_MixedPoolBase):
             pads += [p, max(p, (out - 1) * s + k - size - p)]
         gate = CONV[self.spatial_dims](F.pad(folded, pads), self.gate_weight, stride=self.stride)
         gate = torch.sigmoid(_unfold_channels(gate, channels))
-        return gate[(slice(None), slice(None), *(slice(0, n) for n in pooled_shape[2:]))]
+        kept = (slice(None), slice(None), *(slice(0, n) for n in pooled_shape[2:]))
+        return gate[kept]

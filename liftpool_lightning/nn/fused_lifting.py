@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,7 @@ from liftpool_lightning.nn._step_common import (
     as_rows,
     border_sources,
     new_empty,
+    op_padding,
     pack_weights,
     register_float32_autocast,
     unlift_output,
@@ -82,7 +83,7 @@ def _onednn(x: Tensor) -> bool:
         x.device.type == "cpu"
         and (x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and _onednn_bfloat16()))
         and torch.backends.mkldnn.is_available()
-        and torch.backends.mkldnn.enabled
+        and bool(torch.backends.mkldnn.enabled)  # a bool at run time; typed as the module's ContextProp descriptor
     )
 
 
@@ -140,13 +141,40 @@ def _conv_backward(
     )  # fmt: skip
 
 
+def _computed(grad: Tensor | None, what: str) -> Tensor:
+    """A gradient ``convolution_backward`` was asked for (its output mask set), so never None."""
+    if grad is None:
+        raise RuntimeError(f"convolution_backward gave no {what} gradient although it was asked for one")
+    return grad
+
+
+@overload
+def _operator_backward(
+    grad: Tensor,
+    saved: _Activations,
+    weights: OperatorWeights,
+    activation: str,
+    sign: float,
+    input: Literal[True] = True,
+    parameters: bool = True,
+) -> tuple[Tensor, list[Tensor]]: ...
+@overload
+def _operator_backward(
+    grad: Tensor,
+    saved: _Activations,
+    weights: OperatorWeights,
+    activation: str,
+    sign: float,
+    input: Literal[False],
+    parameters: bool = True,
+) -> tuple[None, list[Tensor]]: ...
 def _operator_backward(
     grad: Tensor, saved: _Activations, weights: OperatorWeights, activation: str, sign: float, input: bool = True,
     parameters: bool = True,
-) -> list[Tensor | None]:  # fmt: skip
+) -> tuple[Tensor | None, list[Tensor]]:  # fmt: skip
     """Gradients of ``sign * operator`` given ``grad`` of its output: the padded input's (of the operator itself,
-    without ``sign``; None unless ``input``), then, with ``parameters``, ``sign`` times those of the conv weight and
-    bias and the pointwise weight and bias (an empty tensor for a missing bias)."""
+    without ``sign``; None unless ``input``), and, with ``parameters`` (else an empty list), ``sign`` times those of
+    the conv weight and bias and the pointwise weight and bias (an empty tensor for a missing bias)."""
     batch = saved.padded.shape[:-3]
     kernel, pointwise = _kernels(weights)
     if activation == "tanh":
@@ -165,16 +193,18 @@ def _operator_backward(
     grad_padded, grad_kernel, grad_bias = _conv_backward(
         grad_hidden, _as_images(saved.padded), kernel, weights.bias is not None, input, parameters
     )
-    result = [None if grad_padded is None else _images_to_rows(grad_padded, batch)]
+    grad_input = None if grad_padded is None else _images_to_rows(grad_padded, batch)
+    grad_parameters: list[Tensor] = []
     if parameters:
+        grad_kernel = _computed(grad_kernel, "conv weight")
         grads = (
             grad_kernel.view_as(weights.weight),
             grad_bias,
-            grad_pointwise.view_as(weights.pointwise_weight),
+            _computed(grad_pointwise, "pointwise weight").view_as(weights.pointwise_weight),
             grad_pointwise_bias,
         )
-        result += [grad_kernel.new_empty(0) if g is None else g * sign for g in grads]
-    return result
+        grad_parameters = [grad_kernel.new_empty(0) if g is None else g * sign for g in grads]
+    return grad_input, grad_parameters
 
 
 def _even_odd(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -203,7 +233,7 @@ def _lift_rows(
 ) -> list[Tensor]:
     """[bands, c_u, c_p, (padded, hidden, value) of P, of U]; ``x`` rows or, with ``images``, see ``as_rows``."""
     x = as_rows(x, images)
-    padding = Padding(left, right, mode)  # type: ignore[arg-type]
+    padding = op_padding(left, right, mode)
     predict, update = unpack_weights(weights)
     even, odd = _even_odd(x)
     bands = x.new_empty(2, *even.shape)
@@ -253,7 +283,7 @@ def _lift_rows_backward(
 
     Without ``losses_reach_input`` the losses' gradients go into the parameters only: P and U are differentiated for
     two upstream gradients, the total (for their parameters) and the bands' alone (for x)."""
-    padding = Padding(left, right, mode)  # type: ignore[arg-type]
+    padding = op_padding(left, right, mode)
     at_p, at_u = _Activations(*kept[:3]), _Activations(*kept[3:])
     predict, update = unpack_weights(weights)
     d = bands[1]
@@ -266,10 +296,10 @@ def _lift_rows_backward(
     if with_losses and not losses_reach_input:
         return _lift_backward_to_operators(grad_bands, grad_s, grad_d, at_p, at_u, predict, update, padding, activation,
                                            x_size, x_strides, images)  # fmt: skip
-    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, activation, 1.0)  # s = x_e + U(d)
+    grad_d_padded, grad_update = _operator_backward(grad_s, at_u, update, activation, 1.0)  # s = x_e + U(d)
     grad_d = _add_unpadded(grad_d, grad_d_padded, padding)
     del grad_d_padded
-    grad_even_padded, *grad_predict = _operator_backward(grad_d, at_p, predict, activation, -1.0)  # d = x_o - P(x_e)
+    grad_even_padded, grad_predict = _operator_backward(grad_d, at_p, predict, activation, -1.0)  # d = x_o - P(x_e)
     grad_x = new_empty(bands, x_size, x_strides)
     grad_even, grad_odd = _even_odd(as_rows(grad_x, images))
     _add_unpadded(grad_s, grad_even_padded, padding, alpha=-1.0, out=grad_even)
@@ -297,13 +327,13 @@ def _lift_backward_to_operators(
     """The backward for losses whose gradients reach P and U only: ``grad_s``/``grad_d`` hold the bands' gradients
     plus the losses', which train the parameters; x gets the chain of ``grad_bands`` alone."""
     band_s, band_d = grad_bands[0], grad_bands[1]
-    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, activation, 1.0)  # s = x_e + U(d)
+    grad_d_padded, grad_update = _operator_backward(grad_s, at_u, update, activation, 1.0)  # s = x_e + U(d)
     grad_d = _add_unpadded(grad_d, grad_d_padded, padding)
-    (band_d_padded,) = _operator_backward(band_s, at_u, update, activation, 1.0, parameters=False)
+    band_d_padded, _ = _operator_backward(band_s, at_u, update, activation, 1.0, parameters=False)
     band_d = _add_unpadded(band_d, band_d_padded, padding)
     del grad_d_padded, band_d_padded
-    _, *grad_predict = _operator_backward(grad_d, at_p, predict, activation, -1.0, input=False)  # d = x_o - P(x_e)
-    (band_even_padded,) = _operator_backward(band_d, at_p, predict, activation, -1.0, parameters=False)
+    _, grad_predict = _operator_backward(grad_d, at_p, predict, activation, -1.0, input=False)  # d = x_o - P(x_e)
+    band_even_padded, _ = _operator_backward(band_d, at_p, predict, activation, -1.0, parameters=False)
     grad_x = new_empty(grad_bands, x_size, x_strides)
     grad_even, grad_odd = _even_odd(as_rows(grad_x, images))
     _add_unpadded(band_s, band_even_padded, padding, alpha=-1.0, out=grad_even)
@@ -327,7 +357,7 @@ def _unlift_rows(
     bands: Tensor, left: int, right: int, mode: str, activation: str, channels_first: bool, weights: list[Tensor]
 ) -> list[Tensor]:
     """[x, (padded, hidden, value) of P, of U]: the inverse step ``x_e = s - U(d)``, ``x_o = d + P(x_e)``."""
-    padding = Padding(left, right, mode)  # type: ignore[arg-type]
+    padding = op_padding(left, right, mode)
     predict, update = unpack_weights(weights)
     s, d = bands[0], bands[1]
     x = unlift_output(bands, channels_first)
@@ -351,15 +381,15 @@ def _unlift_rows_backward(
     weights: list[Tensor],
 ) -> list[Tensor]:  # fmt: skip
     """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]; ``kept``: the activations."""
-    padding = Padding(left, right, mode)  # type: ignore[arg-type]
+    padding = op_padding(left, right, mode)
     at_p, at_u = _Activations(*kept[:3]), _Activations(*kept[3:])
     predict, update = unpack_weights(weights)
     grad_even, grad_odd = _even_odd(grad_x)
     grad_bands = grad_x.new_empty(2, *grad_even.shape)
-    grad_even_padded, *grad_predict = _operator_backward(grad_odd, at_p, predict, activation, 1.0)  # x_o = d + P(x_e)
+    grad_even_padded, grad_predict = _operator_backward(grad_odd, at_p, predict, activation, 1.0)  # x_o = d + P(x_e)
     grad_s = _add_unpadded(grad_even, grad_even_padded, padding, out=grad_bands[0])  # x_e = s - U(d)
     del grad_even_padded
-    grad_d_padded, *grad_update = _operator_backward(grad_s, at_u, update, activation, -1.0)
+    grad_d_padded, grad_update = _operator_backward(grad_s, at_u, update, activation, -1.0)
     _add_unpadded(grad_odd, grad_d_padded, padding, alpha=-1.0, out=grad_bands[1])
     return [grad_bands, *grad_predict, *grad_update]
 

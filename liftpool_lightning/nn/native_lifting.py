@@ -38,6 +38,7 @@ from liftpool_lightning.nn._step_common import (
     as_rows,
     input_rows,
     new_empty,
+    op_padding,
     pack_weights,
     register_float32_autocast,
     tap_sources,
@@ -149,6 +150,14 @@ def extension() -> ModuleType | None:
         return None
 
 
+def _built_extension() -> ModuleType:
+    """``extension()`` for the ops, which run only where ``built()`` is true."""
+    module = extension()
+    if module is None:
+        raise RuntimeError("LiftPool's C++ CPU kernels are not built: the native steps cannot run")
+    return module
+
+
 @torch.compiler.assume_constant_result  # torch.compile: a constant of the graph, not traced (no graph break)
 def built() -> bool:
     """Whether the extension is there (builds it on the first call)."""
@@ -170,8 +179,8 @@ def _native_lift(
 ) -> list[Tensor]:
     """[bands (2, *batch, L/2, R, C), c_u, c_p]; ``x`` rows or, with ``images``, see ``as_rows``."""
     x = as_rows(x, images)
-    sources = tap_sources(x.shape[-3] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
-    bands, sums = extension().lift_forward(input_rows(x), sources, weights, with_losses, activation == "tanh")
+    sources = tap_sources(x.shape[-3] // 2, op_padding(left, right, mode))
+    bands, sums = _built_extension().lift_forward(input_rows(x), sources, weights, with_losses, activation == "tanh")
     count = bands[0].numel()
     totals = sums.tolist() if with_losses else [0.0, 0.0]
     c_u, c_p = (x.new_tensor(total / count) for total in totals)
@@ -208,12 +217,12 @@ def _native_lift_backward(
     losses' gradients reach x only with ``losses_reach_input``. P and U are recomputed from ``x`` (nothing kept)."""
     grad_x = new_empty(bands, x_size, x_strides)
     rows = input_rows(as_rows(x, images))
-    sources = tap_sources(rows.shape[2] // 2, Padding(left, right, mode))  # type: ignore[arg-type]
+    sources = tap_sources(rows.shape[2] // 2, op_padding(left, right, mode))
     count = bands[0].numel()
     grads = write_rows(
         grad_x,
         images,
-        lambda grad_rows: extension().lift_backward(
+        lambda grad_rows: _built_extension().lift_backward(
             grad_bands.reshape(2, *rows.shape[:2], *grad_bands.shape[-3:]),
             grad_c_u.item() / count,
             grad_c_p.item() / count,
@@ -244,12 +253,12 @@ def _native_unlift(
     bands: Tensor, left: int, right: int, mode: str, activation: str, channels_first: bool, weights: list[Tensor]
 ) -> list[Tensor]:
     """[rows ``(*batch, 2n, R, C)``] from bands ``(2, *batch, n, R, C)`` (contiguous)."""
-    sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
+    sources = tap_sources(bands.shape[-3], op_padding(left, right, mode))
     out = unlift_output(bands, channels_first)
 
     def kernel(out_rows: Tensor) -> None:
         band_rows = bands.view(2, *out_rows.shape[:2], *bands.shape[-3:])
-        extension().unlift_forward(band_rows, out_rows, sources, weights, activation == "tanh")
+        _built_extension().unlift_forward(band_rows, out_rows, sources, weights, activation == "tanh")
 
     write_rows(out, False, kernel)
     return [out]
@@ -266,10 +275,10 @@ def _native_unlift_backward(
     weights: list[Tensor],
 ) -> list[Tensor]:  # fmt: skip
     """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]; P and U recomputed."""
-    sources = tap_sources(bands.shape[-3], Padding(left, right, mode))  # type: ignore[arg-type]
+    sources = tap_sources(bands.shape[-3], op_padding(left, right, mode))
     rows = input_rows(grad_x)
     band_rows = bands.view(2, *rows.shape[:2], *bands.shape[-3:])
-    grad_bands, *grads = extension().unlift_backward(rows, band_rows, sources, weights, activation == "tanh")
+    grad_bands, *grads = _built_extension().unlift_backward(rows, band_rows, sources, weights, activation == "tanh")
     return [grad_bands.view(bands.shape), *grads]
 
 

@@ -78,7 +78,6 @@ class LearnedLiftingOperator(nn.Module):
         check_choice("init", init, OPERATOR_INITS)
         check_choice("role", role, get_args(OperatorRole))
         check_choice("activation", activation, OPERATOR_ACTIVATIONS)
-        factory = {"device": device, "dtype": dtype}
         self.init = init
         self.role = role
         self.activation = activation
@@ -87,10 +86,12 @@ class LearnedLiftingOperator(nn.Module):
         self.groups = groups
         self.pointwise_groups = pointwise_groups
         self.padding_mode = padding_mode
-        self.weight = nn.Parameter(torch.empty(channels, channels // groups, kernel_size, **factory))
-        self.pointwise_weight = nn.Parameter(torch.empty(channels, channels // pointwise_groups, **factory))
-        self.bias = nn.Parameter(torch.empty(channels, **factory)) if bias else None
-        self.pointwise_bias = nn.Parameter(torch.empty(channels, **factory)) if bias else None
+        self.weight = nn.Parameter(torch.empty(channels, channels // groups, kernel_size, device=device, dtype=dtype))
+        self.pointwise_weight = nn.Parameter(
+            torch.empty(channels, channels // pointwise_groups, device=device, dtype=dtype)
+        )
+        self.bias = nn.Parameter(torch.empty(channels, device=device, dtype=dtype)) if bias else None
+        self.pointwise_bias = nn.Parameter(torch.empty(channels, device=device, dtype=dtype)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -112,8 +113,9 @@ class LearnedLiftingOperator(nn.Module):
             self.weight[identity, identity % self.weight.shape[1], (self.kernel_size - 1) // 2] = 1.0
             self.pointwise_weight.zero_()
             self.pointwise_weight[identity, identity % self.pointwise_weight.shape[1]] = gain
-            if self.bias is not None:
+            if self.bias is not None:  # the two biases exist together (``bias``)
                 self.bias.fill_(shift)
+            if self.pointwise_bias is not None:
                 self.pointwise_bias.fill_(-shift * gain)
 
     def forward(self, x: Tensor, dim: int) -> Tensor:
@@ -160,10 +162,12 @@ class StencilOperator(nn.Module):
         left = max(0, -self.offset)
         right = max(0, self.offset + len(self.taps) - 1)
         padded = pad_axis(x, dim, left, right, self.padding_mode)
-        out = None
+        out: Tensor | None = None
         for j, tap in enumerate(self.taps):
             term = padded.narrow(dim, left + self.offset + j, length) * tap
             out = term if out is None else out + term
+        if out is None:
+            raise ValueError("StencilOperator has no taps")
         return out
 
     def extra_repr(self) -> str:

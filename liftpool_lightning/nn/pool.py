@@ -9,7 +9,7 @@ sum of a chosen subset of the bands (default: the low band; the paper's LiftDown
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -86,6 +86,10 @@ def _lift_keys(spatial_dims: int) -> list[str]:
     return keys
 
 
+def _weights_of(operator: LearnedLiftingOperator) -> OperatorWeights:
+    return OperatorWeights(operator.weight, operator.bias, operator.pointwise_weight, operator.pointwise_bias)
+
+
 class LiftDownPoolNd(nn.Module):
     """Base of LiftDownPool1d/2d/3d: pools by a factor 2 along every spatial axis with a lifting scheme.
 
@@ -133,6 +137,10 @@ class LiftDownPoolNd(nn.Module):
     """
 
     spatial_dims: ClassVar[int] = 0
+    #: P and U: one ``LearnedLiftingOperator`` each (``share_weights``), an ``nn.ModuleDict`` of them by lifting step,
+    #: or a fixed scheme's ``StencilOperator``.
+    predict: nn.Module
+    update: nn.Module
 
     def __init__(
         self,
@@ -233,7 +241,7 @@ class LiftDownPoolNd(nn.Module):
     def _operators(self, key: str) -> tuple[nn.Module, nn.Module]:
         if self.share_weights:
             return self.predict, self.update
-        return self.predict[key], self.update[key]
+        return cast(nn.ModuleDict, self.predict)[key], cast(nn.ModuleDict, self.update)[key]
 
     def _check_input(self, x: Tensor, name: str = "input") -> None:
         expected = self.spatial_dims + 2
@@ -260,8 +268,8 @@ class LiftDownPoolNd(nn.Module):
 
     def _operator_weights(self) -> tuple[OperatorWeights, OperatorWeights]:
         """P's and U's parameters, as the step backends take them (a learned, shared, depthwise layer)."""
-        ops = (self.predict, self.update)
-        return tuple(OperatorWeights(op.weight, op.bias, op.pointwise_weight, op.pointwise_bias) for op in ops)
+        predict, update = cast(LearnedLiftingOperator, self.predict), cast(LearnedLiftingOperator, self.update)
+        return _weights_of(predict), _weights_of(update)
 
     def __prepare_scriptable__(self) -> nn.Module:
         """``torch.jit.script`` calls this on every module before compiling it: refuse with a pointer to export."""
@@ -313,6 +321,8 @@ class LiftDownPoolNd(nn.Module):
                 weighted = [(s, 1) for s in steps]
             if self.compute_losses:
                 for step, count in weighted:
+                    if step.c_u is None or step.c_p is None:
+                        raise RuntimeError("lift(with_losses=True) returned no constraint losses")
                     c_u = step.c_u * count if c_u is None else c_u + step.c_u * count
                     c_p = step.c_p * count if c_p is None else c_p + step.c_p * count
             tensors = {}

@@ -23,6 +23,7 @@ from liftpool_lightning.nn._step_common import (
     as_rows,
     input_rows,
     new_empty,
+    op_padding,
     pack_weights,
     tap_sources,
     unlift_output,
@@ -236,7 +237,7 @@ def _triton_lift(
 ) -> list[Tensor]:  # fmt: skip
     """[bands (2, *batch, n, R, C), c_u, c_p]; ``x`` rows or, with ``images``, see ``as_rows``."""
     predict, update = unpack_weights(weights)
-    padding = Padding(left, right, mode)  # type: ignore[arg-type]
+    padding = op_padding(left, right, mode)
     options = (images, left, right, mode, activation, with_losses, losses_reach_input)
 
     def fallback() -> list[Tensor]:
@@ -260,7 +261,7 @@ def _triton_lift_backward(
 ) -> list[Tensor]:  # fmt: skip
     """[grad of x (laid out by ``x_strides``), grads of P's then U's parameters (empty for a missing bias)]."""
     predict, update = unpack_weights(weights)
-    padding = Padding(left, right, mode)  # type: ignore[arg-type]
+    padding = op_padding(left, right, mode)
     options = (images, left, right, mode, activation, with_losses, losses_reach_input)
 
     def fallback() -> list[Tensor]:  # the PyTorch steps' backward, their activations recomputed from x
@@ -290,7 +291,7 @@ def _triton_unlift(
 ) -> list[Tensor]:
     """[rows ``(*batch, 2n, R, C)``] from contiguous ``bands`` ``(2, *batch, n, R, C)``."""
     predict, update = unpack_weights(weights)
-    padding = Padding(left, right, mode)  # type: ignore[arg-type]
+    padding = op_padding(left, right, mode)
     return _guarded(
         bands,
         lambda: [unlift_forward(bands, padding, channels_first, predict, update, activation)],
@@ -310,7 +311,7 @@ def _triton_unlift_backward(
 ) -> list[Tensor]:  # fmt: skip
     """[grad of bands, grads of P's then U's parameters (empty for a missing bias)]; P and U recomputed."""
     predict, update = unpack_weights(weights)
-    padding = Padding(left, right, mode)  # type: ignore[arg-type]
+    padding = op_padding(left, right, mode)
 
     def fallback() -> list[Tensor]:
         _, *activations = fused_lifting._unlift_rows(bands, left, right, mode, activation, False, weights)

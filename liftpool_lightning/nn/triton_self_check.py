@@ -82,7 +82,8 @@ def _outputs(backend, x: Tensor, predict: OperatorWeights, update: OperatorWeigh
                                         images=True, activation=activation)  # fmt: skip
     rebuilt = backend.unlift_rows(bands * 0.5, padding=padding, predict=predict, update=update, activation=activation)
     loss = bands.float().square().mean() + rebuilt.float().sin().mean() + 0.3 * c_u + 0.7 * c_p
-    return [bands, c_u, c_p, rebuilt, *torch.autograd.grad(loss, [x, *predict, *update])]
+    parameters = [t for t in (*predict, *update) if t is not None]  # all of them: _weights draws every bias
+    return [bands, c_u, c_p, rebuilt, *torch.autograd.grad(loss, [x, *parameters])]
 
 
 def _compare(device: torch.device, dtype: torch.dtype) -> str:

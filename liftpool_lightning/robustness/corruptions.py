@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -335,7 +335,11 @@ def jpeg_compression(image: Tensor, c: int, generator: torch.Generator) -> Tenso
         return _from_pil(picture)
 
 
-CORRUPTIONS: dict[str, Callable[[Tensor, object, torch.Generator], Tensor]] = {
+#: A corruption: ``(image, parameter, generator) -> image``; the parameter's type (a float, an int or a tuple) is the
+#: corruption's own, as ``PARAMETERS[benchmark][name]`` gives it.
+Corruption = Callable[[Tensor, Any, torch.Generator], Tensor]
+
+CORRUPTIONS: dict[str, Corruption] = {
     "gaussian_noise": gaussian_noise,
     "shot_noise": shot_noise,
     "impulse_noise": impulse_noise,

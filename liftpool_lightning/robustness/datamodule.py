@@ -3,10 +3,10 @@ perturbation sequences and shifted pairs, one test dataloader each (``test_sets`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict, cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -24,7 +24,7 @@ from liftpool_lightning.data.transforms import (
     IMAGENET_STD,
     _to_normalised_tensor,
 )
-from liftpool_lightning.robustness.corruptions import CORRUPTIONS
+from liftpool_lightning.robustness.corruptions import CORRUPTIONS, Benchmark
 from liftpool_lightning.robustness.datasets import (
     CIFARCorruptionFile,
     CIFARPerturbationFile,
@@ -40,6 +40,13 @@ from liftpool_lightning.robustness.perturbations import PERTURBATIONS
 Dataset_ = Literal["synthetic", "cifar100", "imagenet"]
 
 
+class _SyntheticOptions(TypedDict):
+    """The ``SyntheticShapes`` options of the synthetic clean set."""
+
+    num_shapes: int
+    image_size: int
+
+
 class ShardSampler(DistributedSampler):
     """Items rank, rank + world_size, ... of a dataset: every item exactly once over the ranks (no padding)."""
 
@@ -47,10 +54,10 @@ class ShardSampler(DistributedSampler):
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(self.rank, len(self.dataset), self.num_replicas))  # type: ignore[arg-type]
+        return iter(range(self.rank, len(cast(Sized, self.dataset)), self.num_replicas))
 
     def __len__(self) -> int:
-        return len(range(self.rank, len(self.dataset), self.num_replicas))  # type: ignore[arg-type]
+        return len(range(self.rank, len(cast(Sized, self.dataset)), self.num_replicas))
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ def _all_labels(dataset: Dataset) -> list[int]:
     targets = getattr(dataset, "targets", None)
     if targets is not None:
         return [int(label) for label in targets]
-    return [int(dataset[i][1]) for i in range(len(dataset))]  # type: ignore[arg-type]
+    return [int(dataset[i][1]) for i in range(len(cast(Sized, dataset)))]
 
 
 class RobustnessDataModule(BaseDataModule):
@@ -128,17 +135,17 @@ class RobustnessDataModule(BaseDataModule):
         if num_images is not None and num_images < 1:
             raise ValueError(f"num_images must be >= 1, got {num_images}")
         self.dataset, self.root, self.seed, self.num_images = dataset, root, seed, num_images
-        self.benchmark = "imagenet" if dataset == "imagenet" else "cifar"
+        self.benchmark: Benchmark = "imagenet" if dataset == "imagenet" else "cifar"
         self.corruption_root, self.perturbation_root = corruption_root, perturbation_root
         self.corruptions = self._names(corruptions, corruption_root, CORRUPTIONS, "corruption")
         self.perturbations = self._names(perturbations, perturbation_root, PERTURBATIONS, "perturbation")
         self.shift_consistency = shift_consistency
         self.shift_protocol = shift_protocol or ("crop" if dataset == "imagenet" else "circular")
         self.max_shift = max_shift
-        self.synthetic_options = {"num_shapes": num_shapes, "image_size": image_size}
+        self.synthetic_options = _SyntheticOptions(num_shapes=num_shapes, image_size=image_size)
         self.num_classes = {"synthetic": num_shapes, "cifar100": 100, "imagenet": 1000}[dataset]
-        if dataset == "imagenet" and Path(root, "val").is_dir():  # type: ignore[arg-type]
-            self.num_classes = len(class_folders(Path(root, "val"))) or 1000  # type: ignore[arg-type]
+        if dataset == "imagenet" and root is not None and Path(root, "val").is_dir():  # root: checked above
+            self.num_classes = len(class_folders(Path(root, "val"))) or 1000
         mean, std = {
             "synthetic": (SYNTHETIC_MEAN, SYNTHETIC_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD),
             "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
@@ -186,27 +193,36 @@ class RobustnessDataModule(BaseDataModule):
             # the quickstart's validation images (seed 0, split val); 1000 unless num_images says otherwise
             base: Dataset = SyntheticShapes(self.num_images or 1000, split="val", **self.synthetic_options)
         elif self.dataset == "cifar100":
-            base = CheckedCIFAR100(self.root, train=False, transform=v2.Compose(to_float))  # type: ignore[arg-type]
+            base = CheckedCIFAR100(self._root(), train=False, transform=v2.Compose(to_float))
         else:
-            folder = Path(self.root) / "val"  # type: ignore[arg-type]
+            folder = Path(self._root()) / "val"
             if not folder.is_dir():
                 raise FileNotFoundError(f"ImageNet val folder {folder} not found (<root>/val/<class>/<image>)")
             transform = v2.Compose([v2.Resize(256), v2.CenterCrop(size), *to_float])
             base = ImageFolder(str(folder), transform=transform, loader=load_rgb)
         return Subset(base, self.num_images)
 
+    def _root(self) -> str:
+        """``root``, which every dataset but the synthetic one has (checked in ``__init__``)."""
+        if self.root is None:
+            raise ValueError(f"dataset {self.dataset!r} needs root (the folder of the clean test images)")
+        return self.root
+
     def _official_corruption(self, name: str, severity: int) -> Dataset:
-        root = Path(self.corruption_root)  # type: ignore[arg-type]
+        if self.corruption_root is None:  # called only with corruption_root set
+            raise ValueError("the official corruption files need corruption_root")
+        root = Path(self.corruption_root)
         if self.dataset == "imagenet":
             folder = root / name / str(severity)
             if not folder.is_dir():
                 raise FileNotFoundError(f"{folder} not found: expected ImageNet-C's <root>/<corruption>/<severity>/")
             transform = v2.Compose([v2.CenterCrop(224), *_to_normalised_tensor(IMAGENET_MEAN, IMAGENET_STD)])
-            dataset: Dataset = ImageFolder(str(folder), transform=transform, loader=load_rgb)
-            if len(dataset.classes) != self.num_classes:  # type: ignore[attr-defined]
+            images = ImageFolder(str(folder), transform=transform, loader=load_rgb)
+            if len(images.classes) != self.num_classes:
                 raise ValueError(
-                    f"{folder} has {len(dataset.classes)} class folders, the clean val set {self.num_classes}"  # type: ignore[attr-defined]
+                    f"{folder} has {len(images.classes)} class folders, the clean val set {self.num_classes}"
                 )
+            dataset: Dataset = images
         else:
             dataset = CIFARCorruptionFile(root, name, severity, self.normalize)
         return Subset(dataset, self.num_images)
@@ -244,7 +260,7 @@ class RobustnessDataModule(BaseDataModule):
                 datasets.append(ShiftedPairs(base, self.normalize, self.shift_protocol, self.max_shift, 224, self.seed))
         self._test_datasets = datasets
 
-    def test_dataloader(self) -> list[DataLoader]:  # type: ignore[override]
+    def test_dataloader(self) -> list[DataLoader]:  # type: ignore[override]  # one per set (Lightning takes a list)
         """One loader per set. Under DDP each rank takes every world_size-th item, without the padding of
         Lightning's DistributedSampler (which would count repeated images), so the summed metrics are exact."""
         if not self._test_datasets:

@@ -5,9 +5,9 @@ generator seeded by (seed, set, index), so every item is the same in every run, 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ class CorruptedImages(Dataset):
         self.normalize, self.benchmark, self.seed = normalize, benchmark, seed
 
     def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
+        return len(cast(Sized, self.base))
 
     def __getitem__(self, index: int) -> tuple[Tensor, Any]:
         image, label = self.base[index]
@@ -52,7 +52,7 @@ class CleanImages(Dataset):
         self.base, self.normalize = base, normalize
 
     def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
+        return len(cast(Sized, self.base))
 
     def __getitem__(self, index: int) -> tuple[Tensor, Any]:
         image, label = self.base[index]
@@ -70,7 +70,7 @@ class PerturbedSequences(Dataset):
         self.benchmark, self.seed = benchmark, seed
 
     def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
+        return len(cast(Sized, self.base))
 
     def __getitem__(self, index: int) -> tuple[Tensor, Any]:
         image, label = self.base[index]
@@ -98,7 +98,7 @@ class ShiftedPairs(Dataset):
         self.max_shift, self.crop_size, self.seed = max_shift, crop_size, seed
 
     def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
+        return len(cast(Sized, self.base))
 
     def _view(self, image: Tensor, offset: Tensor) -> Tensor:
         dy, dx = (int(v) for v in offset)
@@ -181,7 +181,8 @@ class Subset(Dataset):
 
     def __init__(self, dataset: Dataset, count: int | None) -> None:
         self.dataset = dataset
-        self.count = len(dataset) if count is None else min(count, len(dataset))  # type: ignore[arg-type]
+        length = len(cast(Sized, dataset))
+        self.count = length if count is None else min(count, length)
 
     def __len__(self) -> int:
         return self.count

@@ -24,6 +24,8 @@ class ShiftConsistency(Metric):
     full_state_update = False
     higher_is_better = True
     is_differentiable = False
+    agree: Tensor  # states (add_state)
+    total: Tensor
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -53,6 +55,8 @@ class FlipProbability(Metric):
     full_state_update = False
     higher_is_better = False
     is_differentiable = False
+    flips: Tensor  # states (add_state)
+    pairs: Tensor
 
     def __init__(self, reference: Literal["previous", "first"] = "previous", **kwargs) -> None:
         super().__init__(**kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,8 @@ def bar_chart(results: dict[str, Any], baseline: dict[str, Any] | None = None) -
     """Mean error per corruption (and flip probability per perturbation), this run beside the baseline run; None
     when the run has neither (shift consistency alone)."""
     runs = [results] + ([baseline] if baseline else [])
-    panels = [
+    # (value per name from a run's entry, the entry's key, axis label); each panel reads its own kind of entry
+    panels: list[tuple[Callable[[Any], Mapping[str, float]], str, str]] = [
         (scores.unnormalized_corruption_errors, "corruption_errors", "mean top-1 error (%)"),
         (dict, "flip_probabilities", "flip probability (%)"),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from lightning import LightningModule
@@ -15,6 +15,7 @@ from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from liftpool_lightning.callbacks.image_logging import log_image, output_dir
+from liftpool_lightning.callbacks.trainer_attributes import runtime_attributes
 from liftpool_lightning.checkpointing import check_checkpoint_file
 from liftpool_lightning.checkpointing.build import network_from_checkpoint
 from liftpool_lightning.robustness.datamodule import EvaluationSet
@@ -88,7 +89,7 @@ class RobustnessTask(LightningModule):
         return results
 
     def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule
+        datamodule: Any = runtime_attributes(self.trainer).datamodule  # a RobustnessDataModule, by its attributes
         sets = getattr(datamodule, "test_sets", None)
         if sets is None:
             raise TypeError(f"RobustnessTask needs a RobustnessDataModule, got {type(datamodule).__name__}")
@@ -110,7 +111,7 @@ class RobustnessTask(LightningModule):
         return self.network(x)
 
     def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        spec, metric = self.sets[dataloader_idx], self.set_metrics[dataloader_idx]
+        spec, metric = self.sets[dataloader_idx], cast(Metric, self.set_metrics[dataloader_idx])
         if spec.kind == "shift":
             first, second, _ = batch
             metric.update(self(first), self(second))
@@ -124,13 +125,15 @@ class RobustnessTask(LightningModule):
             metric.update(self(images), labels)
 
     def on_test_epoch_end(self) -> None:
-        values = [float(metric.compute()) for metric in self.set_metrics]  # synchronised across ranks
-        for metric in self.set_metrics:
+        metrics = [cast(Metric, metric) for metric in self.set_metrics]
+        values = [float(metric.compute()) for metric in metrics]  # synchronised across ranks
+        for metric in metrics:
             metric.reset()
+        datamodule = runtime_attributes(self.trainer).datamodule
         raw: dict[str, Any] = {
             "name": self.run_name, "checkpoint": str(self.checkpoint),
-            "dataset": getattr(self.trainer.datamodule, "dataset", None),
-            "benchmark": getattr(self.trainer.datamodule, "benchmark", None),
+            "dataset": getattr(datamodule, "dataset", None),
+            "benchmark": getattr(datamodule, "benchmark", None),
             "corruption_errors": {}, "flip_probabilities": {},
         }  # fmt: skip
         for spec, value in zip(self.sets, values, strict=True):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import torch
 from torch import nn
@@ -23,6 +23,9 @@ from liftpool_lightning.nn import LiftDownPool1d, LiftDownPool2d, LiftDownPool3d
 from liftpool_lightning.nn.baselines import BlurPool, GatedPool, MaxBlurPool, MixedPool, SkipPool
 from liftpool_lightning.nn.constants import PAPER_OPTIONS
 from liftpool_lightning.surgery.sites import Site
+
+if TYPE_CHECKING:
+    from torch.nn.modules.pooling import _MaxPoolNd
 
 PoolSpec = Union[str, type[nn.Module], Callable[..., nn.Module]]  # noqa: UP007 (jsonargparse-friendly)
 DOWN_POOLS = ("lift", "lift_paper", "wavelet", "max", "avg", "skip", "blur", "mixed", "gated")
@@ -142,7 +145,7 @@ def candidates(pool: PoolSpec, site: Site, options: dict[str, Any], device: Any,
                 )
     elif pool == "max":
         if site.kind == "max":
-            source = site.module
+            source = cast("_MaxPoolNd", site.module)  # a max-pool site's module is a MaxPool1d/2d/3d
             yield _MAX[dims](source.kernel_size, source.stride, source.padding, source.dilation,
                              return_indices=source.return_indices, ceil_mode=source.ceil_mode)  # fmt: skip
         for ceil_mode in ceil_modes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +33,9 @@ from liftpool_lightning.surgery.wrappers import (
     MaxUnpoolBlur,
     mark_replaced,
 )
+
+if TYPE_CHECKING:
+    from torch.nn.modules.conv import _ConvNd
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ def replace_pooling(
 
     for site in [*called, *pairs]:  # nothing is changed before every replacement has passed its checks
         if site.kind == "conv":
-            site.module.stride = (1,) * site.spatial_dims
+            cast("_ConvNd", site.module).stride = (1,) * site.spatial_dims
         for path in site.paths:
             _set_module(model, path, new_modules[id(site.module)])
 
@@ -148,7 +151,7 @@ def replace_pooling(
 
 
 def _example_input(model: nn.Module, example_input: Tensor | Sequence[int] | None) -> Tensor:
-    reference = next(model.parameters(), None)
+    reference: Tensor | None = next(model.parameters(), None)
     if reference is None:
         reference = next(model.buffers(), None)
     device = reference.device if reference is not None else torch.device("cpu")
@@ -167,7 +170,7 @@ def _example_input(model: nn.Module, example_input: Tensor | Sequence[int] | Non
 
 def _replacement(site: Site, pool: PoolSpec, options: dict[str, Any], report: SurgeryReport) -> nn.Module:
     """The module that replaces ``site``, with output shapes checked against the original."""
-    channels = {call[2 if site.kind == "conv" else 1][1] for call in site.calls}  # as Site.channels, every call
+    channels = {(call[2] if site.kind == "conv" else call[1])[1] for call in site.calls}  # as Site.channels, every call
     if len(channels) > 1 and needs_channels(pool):
         raise ValueError(
             f"{site.path} is called with {sorted(channels)} channels; {describe_pool(pool)} needs one channel count"
@@ -211,6 +214,8 @@ def _shape_keeping_pool(site: Site, pool: PoolSpec, options: dict[str, Any]) -> 
     targets = [(s, site.target_spatial(s)) for s in spatial_sizes]
     targets = [(s, t) for s, t in targets if t is not None]
     channels = site.channels
+    if channels is None:  # Site.channels is None only for a site the dry run did not call
+        raise ValueError(f"{site.path} was not run by the example input")
     fallback = None
     tried = []
     for candidate in candidates(pool, site, options, site.device, site.dtype):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 import torch
 from torch import Tensor, nn
@@ -13,7 +13,10 @@ from torch import Tensor, nn
 from liftpool_lightning.nn.functional_nd import CONV, per_axis
 from liftpool_lightning.surgery.wrappers import is_replaced
 
-POOL_TYPES: dict[type, tuple[str, int]] = {
+if TYPE_CHECKING:
+    from torch.nn.modules.conv import _ConvNd
+
+POOL_TYPES: dict[type, tuple[Literal["max", "avg"], int]] = {
     nn.MaxPool1d: ("max", 1),
     nn.MaxPool2d: ("max", 2),
     nn.MaxPool3d: ("max", 3),
@@ -23,6 +26,16 @@ POOL_TYPES: dict[type, tuple[str, int]] = {
 }
 CONV_TYPES: dict[type, int] = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}
 UNPOOL_TYPES: dict[type, int] = {nn.MaxUnpool1d: 1, nn.MaxUnpool2d: 2, nn.MaxUnpool3d: 3}
+
+
+class _PoolGeometry(Protocol):
+    """The geometry every max and average pool of ``POOL_TYPES`` has (max pools also ``dilation`` and
+    ``return_indices``)."""
+
+    kernel_size: int | Sequence[int]
+    stride: int | Sequence[int] | None
+    padding: int | Sequence[int]
+    ceil_mode: bool
 
 
 def _tuple(value: int | Sequence[int] | str, spatial_dims: int) -> tuple[int, ...]:
@@ -130,32 +143,34 @@ def _site_of(path: str, module: nn.Module, strided_convs: bool) -> Site | None:
     kind_dims = POOL_TYPES.get(type(module))
     if kind_dims is not None:
         kind, dims = kind_dims
-        stride = module.stride if module.stride is not None else module.kernel_size
+        pool = cast(_PoolGeometry, module)
+        stride = pool.stride if pool.stride is not None else pool.kernel_size
         return Site(
             paths=[path],
             module=module,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             spatial_dims=dims,
-            kernel_size=_tuple(module.kernel_size, dims),
+            kernel_size=_tuple(pool.kernel_size, dims),
             stride=_tuple(stride, dims),
-            padding=_tuple(module.padding, dims),
+            padding=_tuple(pool.padding, dims),
             dilation=_tuple(getattr(module, "dilation", 1), dims),
-            ceil_mode=bool(module.ceil_mode),
+            ceil_mode=bool(pool.ceil_mode),
             return_indices=bool(getattr(module, "return_indices", False)),
         )
     if strided_convs and type(module) in CONV_TYPES:
         dims = CONV_TYPES[type(module)]
-        stride = _tuple(module.stride, dims)
-        if max(stride) > 1:
+        conv = cast("_ConvNd", module)
+        conv_stride = _tuple(conv.stride, dims)
+        if max(conv_stride) > 1:
             return Site(
                 paths=[path],
                 module=module,
                 kind="conv",
                 spatial_dims=dims,
-                kernel_size=_tuple(module.kernel_size, dims),
-                stride=stride,
-                padding=_tuple(module.padding, dims),
-                dilation=_tuple(module.dilation, dims),
+                kernel_size=_tuple(conv.kernel_size, dims),
+                stride=conv_stride,
+                padding=_tuple(conv.padding, dims),
+                dilation=_tuple(conv.dilation, dims),
             )
     if type(module) in UNPOOL_TYPES:
         return Site(paths=[path], module=module, kind="unpool", spatial_dims=UNPOOL_TYPES[type(module)])
@@ -189,7 +204,7 @@ def dry_run(model: nn.Module, example_input: Tensor, sites: list[Site]) -> Tenso
     handles = []
 
     def hook(site: Site):
-        def record(module: nn.Module, args: tuple, output: object) -> None:
+        def record(module: nn.Module, args: tuple, output: Tensor | tuple[Tensor, ...]) -> None:
             x = args[0]
             out = output[0] if isinstance(output, tuple) else output
             site.calls.append((counter[0], tuple(x.shape), tuple(out.shape)))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 from lightning import LightningModule
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
+from torchmetrics import MetricCollection
 
 from liftpool_lightning.callbacks.prediction_writer import PredictionWriter
 from liftpool_lightning.checkpointing.compatibility import (
@@ -16,8 +17,11 @@ from liftpool_lightning.checkpointing.compatibility import (
     optimizer_mismatch,
     state_dict_mismatch,
 )
-from liftpool_lightning.models.registry import create_network, swap_pooling
+from liftpool_lightning.models.registry import create_network, set_pooling_report, swap_pooling
 from liftpool_lightning.nn import lifting_losses
+
+if TYPE_CHECKING:
+    from lightning.fabric.utilities.data import AttributeDict
 
 
 def check_schedule_length(scheduler: Any, interval: str, trainer: Any) -> None:
@@ -37,6 +41,12 @@ def check_schedule_length(scheduler: Any, interval: str, trainer: Any) -> None:
             f"{trainer.max_epochs}, scheduler_interval {interval!r}); set model.init_args.lr_scheduler.init_args."
             f"total_steps to at least {run if isinstance(run, int) else 'the run length'} or shorten the run"
         )
+
+
+def hyperparameters(task: LightningModule) -> AttributeDict:
+    """``task.hparams``: the ``AttributeDict`` that ``save_hyperparameters`` fills (Lightning types the property as
+    ``AttributeDict | MutableMapping``, which has no attribute access)."""
+    return cast("AttributeDict", task.hparams)
 
 
 class BaseTask(LightningModule):
@@ -67,6 +77,11 @@ class BaseTask(LightningModule):
         prediction_dir: where ``predict`` writes its outputs (see ``PredictionWriter``); None: the run's log
             dir + ``/predictions``.
     """
+
+    criterion: nn.Module  # set by configure_losses
+    train_metrics: MetricCollection  # set by configure_metrics
+    val_metrics: MetricCollection
+    test_metrics: MetricCollection
 
     def __init__(
         self,
@@ -107,7 +122,7 @@ class BaseTask(LightningModule):
         self.configure_metrics()
 
     def _build_network(self, network: str | nn.Module) -> nn.Module:
-        hp = self.hparams
+        hp = hyperparameters(self)
         if isinstance(network, str):
             return create_network(
                 network,
@@ -122,9 +137,10 @@ class BaseTask(LightningModule):
             )
         if not isinstance(network, nn.Module):
             raise TypeError(f"network must be a registered name or an nn.Module, got {type(network).__name__}")
-        network.pooling_report = swap_pooling(
+        report = swap_pooling(
             network, hp.pool, hp.pool_options, hp.up_pool, bool(hp.strided_convs), hp.input_size or 224
         )
+        set_pooling_report(network, report)
         return network
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -186,7 +202,8 @@ class BaseTask(LightningModule):
             return torch.zeros((), device=self.device)
         c_u = torch.stack([losses.c_u for losses in found.values()]).sum()
         c_p = torch.stack([losses.c_p for losses in found.values()]).sum()
-        weighted = self.hparams.lambda_u * c_u + self.hparams.lambda_p * c_p
+        hp = hyperparameters(self)
+        weighted = hp.lambda_u * c_u + hp.lambda_p * c_p
         on_step = split == "train"
         for name, value in (("c_u", c_u), ("c_p", c_p), ("lifting_loss", weighted)):
             self.log(f"{split}/{name}", value.detach(), on_step=on_step, on_epoch=True, sync_dist=not on_step,
@@ -220,5 +237,5 @@ class BaseTask(LightningModule):
         scheduler = self.lr_scheduler_factory(optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
+            "lr_scheduler": {"scheduler": scheduler, "interval": hyperparameters(self).scheduler_interval},
         }

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from liftpool_lightning.tasks.base import BaseTask
+from liftpool_lightning.tasks.base import BaseTask, hyperparameters
 from liftpool_lightning.tasks.metrics import MulticlassError
 
 
@@ -63,7 +63,7 @@ class ClassificationTask(BaseTask):
         self.criterion = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
 
     def configure_metrics(self) -> None:
-        classes = self.hparams.num_classes
+        classes = hyperparameters(self).num_classes
         metrics: dict[str, Any] = {
             "top1_accuracy": MulticlassAccuracy(classes, top_k=1, average="micro"),
             "top1_error": MulticlassError(classes, top_k=1, average="micro"),

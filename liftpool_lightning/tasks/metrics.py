@@ -41,6 +41,8 @@ class BoundaryIoU(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    intersection: Tensor  # states (add_state), per class
+    union: Tensor
 
     def __init__(self, num_classes: int, distance: int = 2, ignore_index: int | None = 255, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -57,7 +59,9 @@ class BoundaryIoU(Metric):
         if labels.shape != target.shape or target.dim() != 3:
             raise ValueError(f"expected predictions (N, C, H, W) or (N, H, W) and targets (N, H, W), got "
                              f"{tuple(preds.shape)} and {tuple(target.shape)}")  # fmt: skip
-        valid = target != self.ignore_index if self.ignore_index is not None else torch.ones_like(target, dtype=bool)
+        valid = (
+            target != self.ignore_index if self.ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+        )
         truth = _contour_band(target, self.distance) & valid
         predicted = _contour_band(labels, self.distance) & valid
         both = truth & predicted & (target == labels)

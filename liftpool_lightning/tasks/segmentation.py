@@ -10,21 +10,24 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
-from liftpool_lightning.tasks.base import BaseTask
+from liftpool_lightning.tasks.base import BaseTask, hyperparameters
+from liftpool_lightning.tasks.metrics import BoundaryIoU
 
 IGNORE_INDEX = 255
+BOUNDARY_DISTANCE = 2  # pixels: the band of boundary IoU around each contour
 
 
 class SegmentationTask(BaseTask):
     """Segmentation: ``cross_entropy(logits, mask, ignore_index=255) + lambda_u * c_u + lambda_p * c_p``.
 
     Logs per split ``loss``, ``task_loss``, ``c_u``, ``c_p``, ``lifting_loss``, ``miou`` (mean intersection over
-    union over ``num_classes``, torchmetrics' JaccardIndex, synchronised across DDP ranks) and ``pixel_accuracy``.
+    union over ``num_classes``, torchmetrics' JaccardIndex, synchronised across DDP ranks), ``pixel_accuracy`` and
+    ``boundary_iou`` (:class:`~liftpool_lightning.tasks.metrics.BoundaryIoU` within 2 pixels of the contours: edges).
     ``predict`` writes each predicted mask as a palette PNG (VOC colours) to ``prediction_dir`` (default: the run's
     log dir + ``/predictions``), named after the dataset's image ids.
 
     Args:
-        network: ``segnet_vgg13_bn`` (default) or ``deeplabv3plus_resnet50``, or an nn.Module.
+        network: ``segnet_vgg13_bn`` (default), ``small_segnet`` or ``deeplabv3plus_resnet50``, or an nn.Module.
         num_classes: classes including background (21 for PASCAL VOC; linked from the datamodule by the CLI).
         See ``BaseTask`` for the other arguments.
     """
@@ -56,11 +59,12 @@ class SegmentationTask(BaseTask):
         self.criterion = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
 
     def configure_metrics(self) -> None:
-        classes = self.hparams.num_classes
+        classes = hyperparameters(self).num_classes
         collection = MetricCollection(
             {
                 "miou": MulticlassJaccardIndex(classes, average="macro", ignore_index=IGNORE_INDEX),
                 "pixel_accuracy": MulticlassAccuracy(classes, average="micro", ignore_index=IGNORE_INDEX),
+                "boundary_iou": BoundaryIoU(classes, distance=BOUNDARY_DISTANCE, ignore_index=IGNORE_INDEX),
             }
         )
         self.train_metrics = collection.clone(prefix="train/")
