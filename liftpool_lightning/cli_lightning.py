@@ -25,6 +25,7 @@ from liftpool_lightning.callbacks import (
     RNGStateCheckpoint,
     StopOnNonFiniteLoss,
 )
+from liftpool_lightning.callbacks.trainer_attributes import runtime_attributes
 from liftpool_lightning.checkpointing import AtomicCheckpointIO, check_checkpoint_file
 from liftpool_lightning.checkpointing.experiment import (
     CHECKPOINT_KEY,
@@ -84,7 +85,7 @@ class LiftPoolCLI(LightningCLI):
         trainer = super().instantiate_trainer(**kwargs)
         identity = getattr(self, "_identity", None)
         if identity is not None:  # every checkpoint says which experiment wrote it (read by --ckpt_path last)
-            trainer.callbacks.append(ExperimentIdentity(identity))
+            runtime_attributes(trainer).callbacks.append(ExperimentIdentity(identity))
         return trainer
 
     def _parse_ckpt_path(self) -> None:

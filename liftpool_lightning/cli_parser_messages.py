@@ -359,13 +359,15 @@ class ShortParserErrors:
 
     _liftpool_argv: list[str] | None = None
 
-    def parse_args(self, args: Sequence[str] | None = None, *more: Any, **kwargs: Any) -> Any:
-        self._liftpool_argv = list(sys.argv[1:] if args is None else args)
-        return super().parse_args(args, *more, **kwargs)  # type: ignore[misc]
+    def parse_args(self, *args: Any, **kwargs: Any) -> Any:
+        given = args[0] if args else kwargs.get("args")
+        self._liftpool_argv = list(sys.argv[1:] if given is None else given)
+        return super().parse_args(*args, **kwargs)  # type: ignore[misc]
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not getattr(self, "exit_on_error", True) or full_trace_requested():
             super().error(message, ex)  # type: ignore[misc]
+            raise AssertionError("ArgumentParser.error returned")  # it raises or exits
         argv = self._liftpool_argv if self._liftpool_argv is not None else sys.argv[1:]
         action = getattr(self, "_subcommands_action", None)
         names = getattr(action, "_name_parser_map", {}) if action is not None else {}
@@ -377,6 +379,7 @@ class ShortParserErrors:
         lines = parser_error_lines(message, argv, _parser_options(self, subcommand), subcommand)
         sys.stderr.write("\n".join(lines) + "\n")
         self.exit(2)  # type: ignore[attr-defined]
+        raise AssertionError("ArgumentParser.exit returned")  # it raises SystemExit
 
 
 def unwrap_instantiation(error: BaseException) -> tuple[BaseException, str]:
