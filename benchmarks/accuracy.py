@@ -58,6 +58,7 @@ VARIANTS: dict[str, list[str]] = {
     "lift_max_all": _lift("{bands: all, init: max}"),
     "lift_tanh": _lift("{activation: tanh}"),  # the max-lifting start under the paper's tanh
     "lift_k3": _lift("{kernel_size: 3}"),
+    "lift_detail_weight": _lift("{detail_weight: true}"),  # ll + w * (lh + hl + hh), w learned per channel from 0
     "lift_no_constraints": [*_lift(), "--model.init_args.lambda_u", "0", "--model.init_args.lambda_p", "0"],
     # single bands: with the defaults (ll: max-lifting start; a detail band alone: random P/U, tanh), and started
     # as Haar, as max-lifting, or as the paper's

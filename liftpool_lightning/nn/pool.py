@@ -125,6 +125,9 @@ class LiftDownPoolNd(nn.Module):
             only, or ``all``, the paper's equations as they stand, also into the layer's input and the network before
             it (see ``ConstraintGradients``; the README's "Constraint losses" section has why the default differs).
         record_bands: keep the last forward's sub-bands (read by ``last_bands``, used by a paired LiftUpPool).
+        detail_weight: with ``bands="low"``, pool ``low + w * (sum of the detail bands)`` with a learned per-channel
+            ``w`` that starts at 0: the layer starts as the low-band pool and learns how much detail to add, per
+            channel. Needs ``channels``.
         fused: run the default configuration (learned, shared, depthwise P/U) as kernel-backed lifting steps with a
             hand-written backward (the first of ``nn.backends.BACKENDS`` that serves the input: C++ on CPU, the
             PyTorch steps on CUDA, Triton on CUDA when turned on; ``explain_backend`` says which). False uses the
@@ -159,6 +162,7 @@ class LiftDownPoolNd(nn.Module):
         compute_losses: bool = True,
         constraint_gradients: ConstraintGradients = "operators",
         record_bands: bool = False,
+        detail_weight: bool = False,
         fused: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -196,6 +200,14 @@ class LiftDownPoolNd(nn.Module):
         self._last_losses: tuple[Tensor, Tensor] | None = None
         self._last_bands: dict[str, Tensor] | None = None
         self._last_input_size: tuple[int, ...] = ()
+        self.detail_weight: nn.Parameter | None = None
+        if detail_weight:
+            if self.bands != (self.band_names[0],):
+                raise ValueError(f"detail_weight adds the detail bands to the low band; use it with bands='low', got "
+                                 f"bands={self.bands}")  # fmt: skip
+            if channels is None:
+                raise ValueError("detail_weight needs channels (one learned weight per channel)")
+            self.detail_weight = nn.Parameter(torch.zeros(channels, device=device, dtype=dtype))
 
         if lifting == "learned":
             assert channels is not None
@@ -406,6 +418,11 @@ class LiftDownPoolNd(nn.Module):
             out = tensors[self.bands[0]]
             for name in self.bands[1:]:
                 out = out + tensors[name]
+        if self.detail_weight is not None:
+            details = tensors[self.band_names[1]]
+            for name in self.band_names[2:]:
+                details = details + tensors[name]
+            out = out + self.detail_weight.view(1, -1, *(1,) * self.spatial_dims).to(details.dtype) * details
         if buffer is not None and x.is_contiguous():
             out = out.contiguous()  # keep the input's memory format (the buffer is channels-last)
         return out
@@ -438,6 +455,8 @@ class LiftDownPoolNd(nn.Module):
         if self.lifting == "learned":
             parts += [f"kernel_size={self.kernel_size}", f"share_weights={self.share_weights}"]
         parts += [f"bands={self.bands}", f"padding_mode={self.padding_mode!r}", f"ceil_mode={self.ceil_mode}"]
+        if self.detail_weight is not None:
+            parts.append("detail_weight=True")
         if self.constraint_gradients != "operators":
             parts.append(f"constraint_gradients={self.constraint_gradients!r}")
         return ", ".join(parts)
