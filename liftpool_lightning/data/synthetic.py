@@ -30,7 +30,9 @@ class SyntheticShapesDataModule(BaseDataModule):
         num_shapes: number of shape classes, 2-8.
         seed: base seed of the generator.
         augment: random horizontal flips on the training set.
-        batch_size, num_workers, pin_memory: see ``BaseDataModule``.
+        batch_size: images per batch (``BaseDataModule``).
+        num_workers: DataLoader worker processes (``BaseDataModule``).
+        pin_memory: pinned host memory for the batches (``BaseDataModule``).
     """
 
     def __init__(

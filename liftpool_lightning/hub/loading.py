@@ -107,7 +107,11 @@ def from_pretrained(
             loads the tensors whose names and shapes match and leaves the rest as built (e.g. a new classifier
             for another ``num_classes``), logging what was left.
         device: where the network goes (default CPU).
-        revision, cache_dir, token, local_files_only, force_download: as in ``huggingface_hub.hf_hub_download``.
+        revision: as in ``huggingface_hub.hf_hub_download``.
+        cache_dir: as in ``huggingface_hub.hf_hub_download``.
+        token: as in ``huggingface_hub.hf_hub_download``.
+        local_files_only: as in ``huggingface_hub.hf_hub_download``.
+        force_download: as in ``huggingface_hub.hf_hub_download``.
         **overrides: config entries to change (``num_classes``, ``pool_options``, ...; see ``CONFIG_KEYS``); another
             ``pool`` without ``pool_options`` starts from that pool's defaults.
     """

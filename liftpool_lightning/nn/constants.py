@@ -23,7 +23,7 @@ ConstraintGradients = Literal["operators", "all"]
 losses, so the losses train the predictor and updater but do not pull on the features fed to the layer (the
 network's task loss alone shapes those). ``all``: the paper's equations differentiated as they stand, so the losses
 also reach the layer's input and, through it, every layer before it. Parameter gradients agree between the two for a
-single lifting step; the README's "Constraint losses" section has the measurements behind the default.
+single lifting step; the documentation's "The layers" page has the measurements behind the default.
 """
 
 OperatorInit = Literal["kaiming", "haar", "max"]
@@ -41,7 +41,7 @@ PAPER_OPTIONS: dict[str, str] = {"bands": "all", "init": "kaiming", "activation"
 """The paper's LiftDownPool as options of this package's layer: every sub-band summed, P/U random and ending in
 ``tanh``, the constraint losses differentiated as written (into the features too). The defaults differ (the low
 band alone, starting as max pooling, unbounded P/U, losses on P/U only); ``pool="lift_paper"`` in the surgery and the
-tasks, or ``LiftDownPool2d(C, **PAPER_OPTIONS)``. The README's "Constraint losses and initialisation" has why."""
+tasks, or ``LiftDownPool2d(C, **PAPER_OPTIONS)``. Why: the documentation's "The layers" page."""
 
 MissingDetails = Literal["error", "zeros"]
 """What LiftUpPool does when no detail bands are given or recorded."""

@@ -100,8 +100,8 @@ def _first_on_path(folder: str | None) -> Iterator[None]:
 
 
 def _announce_build(directory: Path, name: str, file_baton: bool) -> None:
-    """A line on stderr before a first build (it takes about 30 s), and, where PyTorch locks builds with a file
-    that must not exist (before 2.14: it waits for it forever, built or not), which file to delete if one is left."""
+    """A line on stderr before a first build, and, where PyTorch locks builds with a file that must not exist (older
+    PyTorch versions wait for it forever, built or not), which file to delete if one is left."""
     lock = directory / "lock"
     stale = f"; if it never ends, delete {lock} (left by a build that was stopped)" if lock.exists() else ""
     if not (directory / f"{name}.so").exists():
@@ -118,7 +118,7 @@ def extension() -> ModuleType | None:
     The build is named by a digest of the source, the flags, the Python build, the PyTorch version and the ninja
     version, so two versions of the package, or two environments with different PyTorch or ninja versions, on one
     machine neither rebuild over each other nor load a library built against another PyTorch (nor wait on another
-    version's lock file: PyTorch 2.11 waited forever on the one 2.14 leaves). The build runs the ``ninja`` package's
+    version's lock file). The build runs the ``ninja`` package's
     binary wherever it is installed, whatever ``PATH`` says. A first build says so on stderr; only Linux (gcc/clang
     with OpenMP) is built and tested.
     """

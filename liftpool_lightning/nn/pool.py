@@ -93,50 +93,44 @@ def _weights_of(operator: LearnedLiftingOperator) -> OperatorWeights:
 class LiftDownPoolNd(nn.Module):
     """Base of LiftDownPool1d/2d/3d: pools by a factor 2 along every spatial axis with a lifting scheme.
 
+    Each axis is split into even and odd samples, a predictor P turns the odd ones into a detail band and an updater
+    U the even ones into a low band (paper Sec. 2.1); the pooled output is the sum of the chosen sub-bands. Every
+    step is exactly invertible whatever P and U are, which ``LiftUpPool`` uses. The defaults differ from the
+    paper's layer (``PAPER_OPTIONS``) in four ways, each with a measured reason: see the documentation's
+    "The layers" page (``docs/layers.md``). A learned layer with the defaults has ``2 * (C*K + 3*C)`` parameters.
+
     Args:
         channels: number of input channels C; required for ``lifting="learned"``, checked on input when given.
         kernel_size: length K of the P/U convolution along the lifting axis (paper default 5; even K works).
         lifting: ``learned`` P/U (the paper), or parameter-free ``haar`` or ``legall53`` lifting.
-        bands: sub-bands summed into the pooled output: ``"low"`` (default: the all-low band, ``ll`` in 2D; the
-            detail bands are still computed, for the constraint losses and a paired LiftUpPool), a band name or a
-            list (``"ll"``, ``("ll", "hh")``, ...), or ``"all"`` (also None: every band, the paper's LiftDownPool).
+        bands: sub-bands summed into the pooled output: ``"low"`` (default: ``ll`` in 2D; the detail bands are still
+            computed for the losses and a paired LiftUpPool), a band name or a list (``("ll", "hh")``), or ``"all"``
+            (also None: the paper's LiftDownPool).
         padding_mode: border extension for the P/U filters and to make odd lengths even (see ``PaddingMode``).
-        share_weights: one P/U pair for all 1D lifting steps (paper: "shares these parameters three times" in 2D);
-            False gives each of the 2**n - 1 steps its own pair.
+        share_weights: one P/U pair for all 1D lifting steps (the paper's); False gives each of the 2**n - 1 steps
+            its own pair.
         groups: groups of the K-tap convolution; None = C (depthwise, the paper's parameter count).
         pointwise_groups: groups of the 1-tap convolution; None = C.
         bias: whether the P/U convolutions have biases.
-        init: how learned P/U start (see ``OperatorInit``): ``max`` (the max-lifting step P = x_e, U = relu(d),
-            whose low band starts as max pooling), ``haar`` (P ~ x_e, U ~ d / 2: the low band starts as the pair
-            mean) or ``kaiming`` (random, like ``nn.Conv1d``: the paper's, which names no initialisation). None
-            (default) picks from ``bands``: ``max`` for the low band alone, ``haar`` when the low band is summed with
-            detail bands, ``kaiming`` for detail bands alone (a Haar or max start makes a detail band alone a pure
-            high-pass that discards the map's content). The README's "Constraint losses and initialisation" has the
-            measurements behind each.
-        activation: the last activation of learned P/U: ``tanh`` (the paper's, bounded to (-1, 1)) or
-            ``identity`` (unbounded; the Haar and max-lifting starts are then exact at any feature scale). None
-            (default): ``identity`` with the ``max`` start, which needs it (under tanh it is max pooling only for
-            small features), else ``tanh``. Every step implementation (generic, PyTorch fused, C++) computes both.
-        ceil_mode: odd lengths give ceil(n/2) outputs by extending one sample (exactly invertible, matches the
-            ResNet stem pool ``MaxPool2d(3, 2, 1)``); False drops the last sample, giving floor(n/2) like
-            ``MaxPool2d(2, 2)``, and the up-pool then repeats the last reconstructed sample.
+        init: how learned P/U start (``OperatorInit``: ``max``, ``haar`` or ``kaiming``). None (default) picks from
+            ``bands``: ``max`` for the low band alone, ``haar`` when it is summed with detail bands, ``kaiming`` for
+            detail bands alone.
+        activation: the last activation of learned P/U (``OperatorActivation``: ``tanh``, the paper's, or
+            ``identity``). None (default): ``identity`` with the ``max`` start, which needs it, else ``tanh``.
+        ceil_mode: odd lengths give ceil(n/2) outputs by extending one sample (exactly invertible, as ResNet's stem
+            ``MaxPool2d(3, 2, 1)``); False drops the last sample like ``MaxPool2d(2, 2)``.
         compute_losses: compute the constraint losses c_u, c_p in forward (read by ``last_losses``).
-        constraint_gradients: where the losses' gradients go: ``operators`` (default) to P's and U's parameters
-            only, or ``all``, the paper's equations as they stand, also into the layer's input and the network before
-            it (see ``ConstraintGradients``; the README's "Constraint losses" section has why the default differs).
+        constraint_gradients: where the losses' gradients go (``ConstraintGradients``): ``operators`` (default), to
+            P's and U's parameters only, or ``all``, the paper's equations as they stand.
         record_bands: keep the last forward's sub-bands (read by ``last_bands``, used by a paired LiftUpPool).
         detail_weight: with ``bands="low"``, pool ``low + w * (sum of the detail bands)`` with a learned per-channel
             ``w`` that starts at 0: the layer starts as the low-band pool and learns how much detail to add, per
             channel. Needs ``channels``.
-        fused: run the default configuration (learned, shared, depthwise P/U) as kernel-backed lifting steps with a
-            hand-written backward (the first of ``nn.backends.BACKENDS`` that serves the input: C++ on CPU, the
-            PyTorch steps on CUDA, Triton on CUDA when turned on; ``explain_backend`` says which). False uses the
-            generic autograd path, needed for double backward (e.g. gradient penalties); other configurations
-            always use it. All compute the same function.
-        device, dtype: of the P/U parameters.
-
-    With the defaults (depthwise, shared, bias) a learned layer has ``2 * (C*K + 3*C)`` parameters: per operator
-    C*K conv weights, C conv biases, C pointwise weights and C pointwise biases (``2 * (C*K + C)`` without bias).
+        fused: run the default configuration (learned, shared, depthwise P/U) on the first kernel-backed backend
+            that serves the input (``nn.backends``); False uses the generic autograd path, needed for double
+            backward. Both compute the same function.
+        device: device of the P/U parameters.
+        dtype: dtype of the P/U parameters.
     """
 
     spatial_dims: ClassVar[int] = 0

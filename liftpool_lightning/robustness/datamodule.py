@@ -100,8 +100,11 @@ class RobustnessDataModule(BaseDataModule):
         max_shift: largest circular shift (exclusive) per axis.
         num_images: evaluate the first N test images only (quick looks); None: all.
         seed: seed of the random corruptions, sequences and shifts (per image, so reproducible anywhere).
-        num_shapes, image_size: options of the synthetic dataset (as trained).
-        batch_size, num_workers, pin_memory: see ``BaseDataModule`` (sequences count as one item each).
+        num_shapes: option of the synthetic dataset (as trained).
+        image_size: option of the synthetic dataset (as trained).
+        batch_size: items per batch (``BaseDataModule``; a perturbation sequence counts as one item).
+        num_workers: DataLoader worker processes (``BaseDataModule``).
+        pin_memory: pinned host memory for the batches (``BaseDataModule``).
     """
 
     def __init__(
