@@ -1,0 +1,101 @@
+"""The documentation: every shipped config is on the configs page, every results file is included verbatim (no table
+typed into the Results page), the README's links and headline table hold, and ``mkdocs build --strict`` passes."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+CONFIGS_PAGE = DOCS / "training.md"
+RESULTS_PAGE = DOCS / "results.md"
+SNIPPET = re.compile(r'^--8<-- "([^"]+)"\s*$', flags=re.MULTILINE)
+
+
+def _shipped_configs() -> set[str]:
+    return {path.relative_to(ROOT).as_posix() for path in (ROOT / "configs").rglob("*.yaml")}
+
+
+def _outside_code_fences(text: str) -> list[str]:
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            lines.append(line)
+    return lines
+
+
+def test_every_shipped_config_is_on_the_configs_page() -> None:
+    page = CONFIGS_PAGE.read_text()
+    listed = set(re.findall(r"`(configs/[^`\s]+\.yaml)`", page))
+    shipped = _shipped_configs()
+    assert shipped, "no configs found"
+    assert not shipped - listed, f"configs missing from {CONFIGS_PAGE.name}: {sorted(shipped - listed)}"
+    assert not listed - shipped, f"{CONFIGS_PAGE.name} lists configs that do not exist: {sorted(listed - shipped)}"
+
+
+def test_every_results_file_is_included_verbatim_somewhere() -> None:
+    included: set[str] = set()
+    for page in DOCS.rglob("*.md"):
+        if DOCS / "results" in page.parents:
+            continue
+        included.update(SNIPPET.findall(page.read_text()))
+    for path in included:
+        assert (ROOT / path).is_file(), f"a page includes {path}, which does not exist"
+    results = {path.relative_to(ROOT).as_posix() for path in (DOCS / "results").glob("*.md")}
+    assert results, "no results files found"
+    assert not results - included, f"results files no page includes: {sorted(results - included)}"
+
+
+def test_the_results_page_shows_only_included_tables() -> None:
+    """A table on the Results page comes from the file a study script wrote, never typed in by hand."""
+    text = RESULTS_PAGE.read_text()
+    own_rows = [line for line in _outside_code_fences(text) if line.lstrip().startswith("|")]
+    assert not own_rows, f"{RESULTS_PAGE.name} has table rows of its own (include the results file): {own_rows[:3]}"
+    included = SNIPPET.findall(text)
+    assert included and all(path.startswith("docs/results/") for path in included), included
+
+
+def test_readme_headline_table_is_a_results_file_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = [line for line in _outside_code_fences(readme) if line.startswith("|")]
+    assert rows, "the README has no results table"
+    sources = re.findall(r"\]\((docs/results/[^)]+\.md)\)", readme)
+    assert sources, "the README's results table does not link the results file it comes from"
+    lines = {line for source in sources for line in (ROOT / source).read_text().splitlines()}
+    assert not [row for row in rows if row not in lines], "README table rows not in the linked results file"
+
+
+def test_readme_links_exist_and_stay_short() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme):
+        if "://" not in target:
+            assert (ROOT / target).exists(), f"README links {target}, which does not exist"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None,
+    reason="mkdocs and mkdocstrings are not installed (pip install -e '.[docs]' or '.[dev]')",
+)
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert (tmp_path / "site" / "api" / "layers" / "index.html").is_file()
