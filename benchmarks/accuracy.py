@@ -1,6 +1,6 @@
 """Accuracy study: train a grid of pools x options x seeds through the real CLI, then tabulate and plot it.
 
-    python benchmarks/accuracy.py                                   # the README's study (quickstart, 3 seeds)
+    python benchmarks/accuracy.py                                   # the classification study (quickstart, 3 seeds)
     python benchmarks/accuracy.py --config configs/quickstart_segmentation.yaml --output runs/segmentation
     python benchmarks/accuracy.py --variants max lift lift_paper --seeds 0 1 --epochs 4
     python benchmarks/accuracy.py --config configs/cifar100/vgg13_lift.yaml --variants max lift --seeds 0 \\

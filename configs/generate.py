@@ -148,8 +148,8 @@ def experiments() -> dict[str, tuple[str, dict[str, Any]]]:
     out["cifar100/vgg13_lift_paper_constraints.yaml"] = (
         "Table 3: LiftDownPool exactly as the paper (pool lift_paper): all sub-bands summed, random P/U ending in\n"
         "# tanh, c_u and c_p also reach the features (the defaults keep the low band, start it as max pooling with\n"
-        "# unbounded P/U and send the losses' gradients to P and U only: README, 'Constraint losses and\n"
-        "# initialisation')",
+        "# unbounded P/U and send the losses' gradients to P and U only: docs/layers.md, 'The defaults and how they\n"
+        "# differ from the paper')",
         _variant(CIFAR, pool="lift_paper"),
     )
     out["cifar100/vgg13_lift_no_constraints.yaml"] = (

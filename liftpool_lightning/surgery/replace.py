@@ -72,10 +72,11 @@ def replace_pooling(
             (default otherwise), ``maxunpool+blur`` or ``bilinear`` (interpolation ignoring the indices, with any pool).
         strided_convs: also turn each stride-s convolution into the same convolution with stride 1 followed by
             the pool (for networks that downsample without pooling, e.g. MobileNetV2).
-        include, exclude: shell-style patterns on module paths (``"features.*"``); a pattern that matches no
-            candidate layer is an error. Pools with stride 1 on every axis (they keep the size, e.g. GoogLeNet's
-            branch pools) are left alone and reported unless an ``include`` pattern matches them; LiftPool always
-            halves, so ``lift``/``wavelet`` cannot replace them and say so.
+        include: shell-style patterns on module paths (``"features.*"``) of the layers to replace (default: every
+            candidate); a pattern that matches no candidate layer is an error. Pools with stride 1 on every axis
+            (they keep the size, e.g. GoogLeNet's branch pools) are left alone and reported unless an ``include``
+            pattern matches them; LiftPool always halves, so ``lift``/``wavelet`` cannot replace them and say so.
+        exclude: shell-style patterns of layers to leave alone; a pattern that matches no candidate is an error.
         skip_stem: leave the first downsampling layer of the forward pass alone.
         **options: passed to the pool (e.g. ``kernel_size=3, bands=("ll",)`` for ``lift``).
 

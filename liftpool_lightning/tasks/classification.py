@@ -23,13 +23,14 @@ class ClassificationTask(BaseTask):
     classes), and ``train/lr``. ``predict`` returns the class probabilities and writes the top class of each image
     to ``prediction_dir/predictions-rank<k>.csv``.
 
+    It takes every argument of ``BaseTask`` too.
+
     Args:
         network: registered network name (default ``vgg13_bn_cifar``), a torchvision classification model name,
             ``timm/<name>`` for any timm ConvNet (``pip install 'liftpool-lightning[timm]'``; ``weights`` is then
             timm's pretrained tag) or an nn.Module.
         num_classes: output classes (linked from the datamodule by the CLI).
         label_smoothing: cross-entropy label smoothing in [0, 1).
-        See ``BaseTask`` for the other arguments.
     """
 
     def __init__(

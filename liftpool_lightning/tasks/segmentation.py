@@ -26,10 +26,11 @@ class SegmentationTask(BaseTask):
     ``predict`` writes each predicted mask as a palette PNG (VOC colours) to ``prediction_dir`` (default: the run's
     log dir + ``/predictions``), named after the dataset's image ids.
 
+    It takes every argument of ``BaseTask`` too.
+
     Args:
         network: ``segnet_vgg13_bn`` (default), ``small_segnet`` or ``deeplabv3plus_resnet50``, or an nn.Module.
         num_classes: classes including background (21 for PASCAL VOC; linked from the datamodule by the CLI).
-        See ``BaseTask`` for the other arguments.
     """
 
     def __init__(
