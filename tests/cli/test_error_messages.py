@@ -5,8 +5,11 @@ exceptions, files, the network."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import pytest
 from liftpool_lightning.cli import COMMANDS, main
 from tests.cli.conftest import QUICKSTART, ROOT, run_subprocess, tiny_args
 
-# the module's fixture runs 10 console commands (each loads Lightning): generous on a loaded 2-core machine
+# the module's fixture runs 4 console commands (each loads Lightning): generous on a loaded 2-core machine
 pytestmark = pytest.mark.timeout(900)
 
 CIFAR = ROOT / "configs" / "cifar100" / "vgg13_lift.yaml"
@@ -60,22 +63,51 @@ CASES: dict[str, tuple[list[str] | tuple[str, ...], dict[str, str]]] = {
 }
 
 
+#: Cases whose console behaviour (exit status, the lines on stderr) is the same run in this process: the console
+#: entry point ``main()`` reading ``sys.argv``; the others need a process of their own (environment, a traceback).
+IN_PROCESS = ("negative_lambda_u", "kernel_size_0", "unknown_pool", "negative_max_epochs", "config_is_a_folder",
+              "config_not_utf8")  # fmt: skip
+
+
+def _console(args: list[str]) -> subprocess.CompletedProcess:
+    """``liftpool ARGS`` as the console command runs it (``main()`` on ``sys.argv``), in this process."""
+    stderr, argv = io.StringIO(), sys.argv
+    sys.argv = ["liftpool", *args]
+    try:
+        with contextlib.redirect_stderr(stderr):
+            try:
+                code = main()
+            except SystemExit as exit:  # what the interpreter does with it: print a message, exit 1
+                code = exit.code if isinstance(exit.code, int) else 1
+                if isinstance(exit.code, str):
+                    print(exit.code, file=sys.stderr)
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(args, code, "", stderr.getvalue())
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess]:
-    """Every case run through ``python -m liftpool_lightning``, a few at a time (each one only loads Lightning)."""
+    """Every case through the console command: ``IN_PROCESS`` ones here, the others through ``python -m
+    liftpool_lightning``, a few at a time (each one only loads Lightning)."""
     root = tmp_path_factory.mktemp("errors")
     files = {**_files(root / "files"), "root": str(root)}
 
-    def run(name: str) -> subprocess.CompletedProcess:
-        args, env = CASES[name]
+    def command(name: str) -> list[str]:
+        args, _ = CASES[name]
         if isinstance(args, list):
             args = ("fit", "--config", str(QUICKSTART), *tiny_args(root / name), *args)
         for placeholder, value in files.items():
             args = tuple(arg.replace(f"{{{placeholder}}}", value) for arg in args)
-        return run_subprocess(list(args), cwd=root, env=env, timeout=240)
+        return list(args)
 
+    def run(name: str) -> subprocess.CompletedProcess:
+        return run_subprocess(command(name), cwd=root, env=CASES[name][1], timeout=240)
+
+    separate = [name for name in CASES if name not in IN_PROCESS]
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        done = dict(zip(CASES, pool.map(run, CASES), strict=True))
+        done = dict(zip(separate, pool.map(run, separate), strict=True))
+    done.update({name: _console(command(name)) for name in IN_PROCESS})
     assert not list(root.glob("**/*.ckpt")), "a case trained"
     return {**done, "_root": root}  # type: ignore[dict-item]
 
