@@ -16,7 +16,7 @@ from lightning.pytorch import Trainer
 
 from liftpool_lightning.cli import main
 from liftpool_lightning.export import EXTRA_HINT, export_model
-from liftpool_lightning.models.segnet import SegNet
+from liftpool_lightning.models.small_segnet import SmallSegNet
 from liftpool_lightning.nn.pool import LiftDownPool2d, LiftDownPoolNd
 from liftpool_lightning.nn.up_pool import LiftUpPoolNd
 from liftpool_lightning.surgery import DOWN_POOLS, replace_pooling
@@ -39,7 +39,7 @@ def _resnet18() -> torch.nn.Module:
 
 
 def _segnet() -> torch.nn.Module:
-    model = SegNet(num_classes=3)
+    model = SmallSegNet(num_classes=3)  # an encoder-decoder: three LiftDownPool + LiftUpPool pairs
     replace_pooling(model, pool="lift", example_input=(1, 3, 32, 32))
     return model
 
