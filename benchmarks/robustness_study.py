@@ -6,7 +6,7 @@ model of its own seed.
     python benchmarks/robustness_study.py --variants max lift --seeds 0 --epochs 2 --output runs/robust_try
 
 Training is ``benchmarks/accuracy.py``'s (same variants, same resumable run folders, under ``OUTPUT/train``); each
-evaluation is ``liftpool test --config configs/robustness/synthetic.yaml --model.init_args.checkpoint LAST`` in its
+evaluation is ``liftpool test --config configs/robustness/synthetic.yaml --model.init_args.checkpoint LATEST`` in its
 own process, its files under ``OUTPUT/eval/VARIANT/seed_SEED`` (an evaluation whose ``results.json`` exists is kept).
 The normalised scores are computed here from the raw errors, with ``liftpool_lightning.robustness.report.summarize``
 (the function the evaluation itself uses), so no evaluation waits for another. Then:
@@ -31,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.accuracy import REPO, VARIANTS, schedule_options, train
+from liftpool_lightning.checkpointing.resolve import search_last_checkpoint
 from liftpool_lightning.robustness.report import summarize
 
 CONFIG = "configs/quickstart.yaml"
@@ -70,17 +71,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def evaluate(args: argparse.Namespace, name: str, seed: int, run_dir: Path) -> Path:
-    """The robustness evaluation of ``run_dir``'s last checkpoint; returns its results.json."""
+    """The robustness evaluation of ``run_dir``'s latest checkpoint; returns its results.json."""
     out = Path(args.output) / "eval" / name / f"seed_{seed}"
     results = out / "results.json"
     if results.is_file():
         print(f"[{name} seed {seed}] evaluated before, kept ({results})", flush=True)
         return results
-    checkpoints = sorted(run_dir.glob("**/checkpoints/last.ckpt"))
-    if not checkpoints:
-        raise SystemExit(f"[{name} seed {seed}] no last.ckpt under {run_dir}")
+    latest = search_last_checkpoint([run_dir]).found  # what `--ckpt_path last` would resume: the most steps
+    if latest is None:
+        raise SystemExit(f"[{name} seed {seed}] no checkpoint under {run_dir}")
     command = [sys.executable, "-m", "liftpool_lightning", "test", "--config", EVALUATION,
-               "--model.init_args.checkpoint", str(checkpoints[-1]), "--model.init_args.output_dir", str(out),
+               "--model.init_args.checkpoint", str(latest), "--model.init_args.output_dir", str(out),
                "--model.init_args.name", f"{name} seed {seed}", "--trainer.default_root_dir", str(out),
                "--trainer.logger.init_args.save_dir", str(out), "--trainer.enable_progress_bar", "false",
                *args.eval_extra.split()]  # fmt: skip

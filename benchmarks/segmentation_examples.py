@@ -5,7 +5,7 @@ on the same validation scenes (and the boundary IoU of each variant on them).
     python benchmarks/segmentation_examples.py --study runs/segmentation --seed 1 --num-images 6 \\
         --output docs/figures/segmentation_examples_seed1.png
 
-Each variant's model is its run's ``last.ckpt`` under ``STUDY/runs/VARIANT/seed_SEED`` (as benchmarks/accuracy.py
+Each variant's model is its run's latest checkpoint under ``STUDY/runs/VARIANT/seed_SEED`` (as benchmarks/accuracy.py
 writes them), rebuilt with ``checkpointing.task_from_checkpoint``; the scenes are the first validation scenes of the
 checkpoint's own data options (``SyntheticShapesDataModule``).
 """
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.accuracy import SEGMENTATION_VARIANTS
 from liftpool_lightning.callbacks.figures import display_image, figure_to_rgb, subplots
 from liftpool_lightning.checkpointing.build import task_from_checkpoint
+from liftpool_lightning.checkpointing.resolve import search_last_checkpoint
 from liftpool_lightning.data import SyntheticShapesDataModule
 from liftpool_lightning.data.palette import voc_palette
 from liftpool_lightning.tasks.metrics import BoundaryIoU
@@ -43,10 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def checkpoint(study: Path, variant: str, seed: int) -> Path:
-    found = sorted((study / "runs" / variant / f"seed_{seed}").glob("**/checkpoints/last.ckpt"))
-    if not found:
-        raise SystemExit(f"{variant}: no last.ckpt under {study / 'runs' / variant / f'seed_{seed}'}")
-    return found[-1]
+    """The latest checkpoint of a run (what ``--ckpt_path last`` would resume: the most training steps)."""
+    run = study / "runs" / variant / f"seed_{seed}"
+    found = search_last_checkpoint([run]).found
+    if found is None:
+        raise SystemExit(f"{variant}: no checkpoint under {run}")
+    return found
 
 
 @torch.no_grad()
