@@ -103,7 +103,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", default="runs/accuracy", help="folder of the runs and the results")
     parser.add_argument("--report-only", action="store_true", help="train nothing; tabulate the runs found")
     args = parser.parse_args(argv)
-    config = (REPO / args.config) if not Path(args.config).is_absolute() else Path(args.config)
+    args.config_path = config = (REPO / args.config) if not Path(args.config).is_absolute() else Path(args.config)
     task = config_task(config) if config.is_file() else "classification"
     if args.variants is None:
         args.variants = SEGMENTATION_VARIANTS if task == "segmentation" else DEFAULT_VARIANTS
@@ -293,7 +293,7 @@ def plot(rows: list[dict], names: list[str], path: Path, epochs: int, key: str =
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    config = (REPO / args.config) if not Path(args.config).is_absolute() else Path(args.config)
+    config = args.config_path
     if not config.is_file():
         raise SystemExit(f"--config: no such file {args.config}")
     schedule, epochs = schedule_options(config, args.epochs)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.accuracy import REPO, VARIANTS, schedule_options, train
+from benchmarks.accuracy import REPO, VARIANTS, mean_std, schedule_options, train
 from liftpool_lightning.checkpointing.resolve import search_last_checkpoint
 from liftpool_lightning.robustness.report import summarize
 
@@ -109,13 +108,6 @@ def scores(results: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float
     return {column: _get(summarized, path) for column, _, path in SCORES}
 
 
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.1f} +- {std:.1f}"
-
-
 def report(args: argparse.Namespace) -> list[dict[str, Any]]:
     output = Path(args.output)
     rows: list[dict[str, Any]] = []
@@ -144,7 +136,7 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
         mine = [row for row in rows if row["variant"] == name]
         if not mine:
             continue
-        cells = [_mean_std([row[column] for row in mine if row[column] is not None]) for column, _, _ in SCORES]
+        cells = [mean_std([row[column] for row in mine if row[column] is not None]) for column, _, _ in SCORES]
         lines.append(f"| {name} | {len(mine)} | " + " | ".join(cells) + " |")
     (output / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)

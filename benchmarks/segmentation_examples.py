@@ -53,20 +53,21 @@ def checkpoint(study: Path, variant: str, seed: int) -> Path:
 
 
 @torch.no_grad()
-def predictions(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+def predictions(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], int]:
     data = SyntheticShapesDataModule(task="segmentation", image_size=args.image_size, num_val=args.num_images)
     data.setup("validate")
     items = [data.val_dataset[i] for i in range(args.num_images)]
     images = torch.stack([image for image, _ in items])
     masks = torch.stack([torch.as_tensor(mask) for _, mask in items])
-    predicted = {}
+    predicted, classes = {}, data.num_classes
     for variant in args.variants:
         task = task_from_checkpoint(checkpoint(Path(args.study), variant, args.seed)).eval()
         predicted[variant] = task.network(images).argmax(1)
-    return images, masks, predicted
+        classes = max(classes, int(task.hparams["num_classes"]))
+    return images, masks, predicted, classes
 
 
-def draw(images: torch.Tensor, masks: torch.Tensor, predicted: dict[str, torch.Tensor], title: str):
+def draw(images: torch.Tensor, masks: torch.Tensor, predicted: dict[str, torch.Tensor], classes: int, title: str):
     """The grid as an RGB array: one row per scene; image, truth, one column per variant (its boundary IoU on
     these scenes in the column title)."""
     from matplotlib.colors import ListedColormap
@@ -75,8 +76,7 @@ def draw(images: torch.Tensor, masks: torch.Tensor, predicted: dict[str, torch.T
     columns = ["image", "ground truth", *predicted]
     scores = {}
     for variant, labels in predicted.items():
-        metric = BoundaryIoU(num_classes=int(max(masks.max(), max(p.max() for p in predicted.values()))) + 1)
-        scores[variant] = float(metric(labels, masks))
+        scores[variant] = float(BoundaryIoU(num_classes=classes)(labels, masks))
     figure, axes = subplots(len(images), len(columns), (1.6 * len(columns), 1.6 * len(images) + 0.5))
     for row in range(len(images)):
         panels = [display_image(images[row]), masks[row], *(labels[row] for labels in predicted.values())]
@@ -101,11 +101,11 @@ def main(argv: list[str] | None = None) -> Path:
     from PIL import Image
 
     args = parse_args(argv)
-    images, masks, predicted = predictions(args)
+    images, masks, predicted, classes = predictions(args)
     title = f"validation scenes, seed {args.seed} models ({args.study})"
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(draw(images, masks, predicted, title)).save(output)
+    Image.fromarray(draw(images, masks, predicted, classes, title)).save(output)
     print(f"wrote {output}")
     return output
 

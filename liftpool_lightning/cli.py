@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple, NoReturn
 
 from liftpool_lightning import __version__
-from liftpool_lightning.cli_errors import PREFIX, did_you_mean, exception_lines, full_trace_requested
+from liftpool_lightning.cli_errors import PREFIX, config_paths, did_you_mean, exception_lines, full_trace_requested
 
 
 class Command(NamedTuple):
@@ -166,22 +166,12 @@ def help_text() -> str:
     )
 
 
-def _config_paths(argv: list[str]) -> list[str]:
-    paths = []
-    for i, arg in enumerate(argv):
-        if arg in ("--config", "-c") and i + 1 < len(argv):
-            paths.append(argv[i + 1])
-        elif arg.startswith("--config="):
-            paths.append(arg.split("=", 1)[1])
-    return paths
-
-
 def check_config_files(argv: list[str]) -> None:
     """Exit with a short message naming the file when a ``--config`` file is missing, a folder, unreadable, not
     UTF-8 or not valid YAML."""
     import yaml
 
-    for path in _config_paths(argv):
+    for path in config_paths(argv):
         try:
             with open(path, encoding="utf-8") as handle:
                 content = yaml.safe_load(handle)

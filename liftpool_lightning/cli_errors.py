@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 TRACEBACK_ENV = "LIFTPOOL_TRACEBACK"
 PREFIX = "liftpool: error:"
@@ -25,6 +25,17 @@ TRACEBACK_HINT = f"(set {TRACEBACK_ENV}=1 to see where it came from)"
 def full_trace_requested() -> bool:
     """True when ``LIFTPOOL_TRACEBACK`` is set (to anything but 0): keep full parser output and tracebacks."""
     return os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+
+
+def config_paths(argv: Sequence[str]) -> list[str]:
+    """The ``--config`` / ``-c`` files on a command line, in order."""
+    paths = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            paths.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            paths.append(arg.split("=", 1)[1])
+    return paths
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from liftpool_lightning.cli_errors import PREFIX, did_you_mean, full_trace_requested
+from liftpool_lightning.cli_errors import PREFIX, config_paths, did_you_mean, full_trace_requested
 
 _UNION = "Does not validate against any of the Union subtypes"
 _LIST_AT_MOST = 20  # accepted names are listed up to this many; beyond, the user is sent to --help
@@ -248,16 +248,6 @@ def _strip_init_args(key: str) -> str:
     return ".".join(part for part in key.split(".") if part != "init_args")
 
 
-def _config_paths(argv: Sequence[str]) -> list[str]:
-    paths = []
-    for i, arg in enumerate(argv):
-        if arg in ("--config", "-c") and i + 1 < len(argv):
-            paths.append(argv[i + 1])
-        elif arg.startswith("--config="):
-            paths.append(arg.split("=", 1)[1])
-    return paths
-
-
 def _where(key: str, argv: Sequence[str]) -> str:
     """``--option`` as typed on the command line, else ``key in FILE`` for the last config file that sets it."""
     wanted = _strip_init_args(key)
@@ -265,7 +255,7 @@ def _where(key: str, argv: Sequence[str]) -> str:
     for arg in reversed(argv):
         if arg.startswith("--") and _strip_init_args(arg[2:].split("=", 1)[0].removesuffix("+")) in forms:
             return arg.split("=", 1)[0].removesuffix("+")
-    for path in reversed(_config_paths(argv)):
+    for path in reversed(config_paths(argv)):
         try:
             import yaml
 

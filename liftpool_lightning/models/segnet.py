@@ -8,10 +8,32 @@ its LH/HL/HH (the paper's Table 6), ``up_pool="maxunpool+blur"`` adds a blur aft
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from torch import Tensor, nn
 from torchvision.models import vgg13_bn
 
 _VGG13_STAGES = ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512))
+
+
+def encode_decode(
+    x: Tensor,
+    encoder: Iterable[nn.Module],
+    pools: Iterable[nn.Module],
+    decoder: Iterable[nn.Module],
+    unpools: Iterable[nn.Module],
+) -> Tensor:
+    """SegNet's pass: each encoder stage then its pool (kept: the indices and the size before pooling), then each
+    decoder stage after an unpool of the last pool not yet undone; ``unpools`` in the order the decoder calls them."""
+    sizes, indices = [], []
+    for stage, pool in zip(encoder, pools, strict=True):
+        x = stage(x)
+        sizes.append(x.shape)
+        x, index = pool(x)
+        indices.append(index)
+    for stage, unpool in zip(decoder, unpools, strict=True):
+        x = stage(unpool(x, indices.pop(), output_size=sizes.pop()))
+    return x
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -51,12 +73,4 @@ class SegNet(nn.Module):
         self.classifier = nn.Conv2d(64, num_classes, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        sizes, indices = [], []
-        for stage, pool in zip(self.encoder, self.pools, strict=True):
-            x = stage(x)
-            sizes.append(x.shape)
-            x, index = pool(x)
-            indices.append(index)
-        for stage, unpool in zip(self.decoder, self.unpools, strict=True):
-            x = stage(unpool(x, indices.pop(), output_size=sizes.pop()))
-        return self.classifier(x)
+        return self.classifier(encode_decode(x, self.encoder, self.pools, self.decoder, self.unpools))

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from liftpool_lightning.models.segnet import encode_decode
+
 
 def _stage(in_channels: int, out_channels: int) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -37,13 +39,5 @@ class SmallSegNet(nn.Module):
         self.decoder = nn.ModuleList(_stage(widths[i], out[i]) for i in reversed(range(len(widths))))
         self.classifier = nn.Conv2d(widths[0], num_classes, 3, padding=1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        sizes, indices = [], []
-        for stage, pool in zip(self.encoder, self.pools, strict=True):
-            x = stage(x)
-            sizes.append(x.shape)
-            x, index = pool(x)
-            indices.append(index)
-        for stage, unpool in zip(self.decoder, reversed(self.unpools), strict=True):
-            x = stage(unpool(x, indices.pop(), output_size=sizes.pop()))
-        return self.classifier(x)
+    def forward(self, x: Tensor) -> Tensor:  # unpool i undoes pool i
+        return self.classifier(encode_decode(x, self.encoder, self.pools, self.decoder, reversed(self.unpools)))
