@@ -8,8 +8,9 @@
 * ``GatedPool``: the same mix with ``a = sigmoid(w . region)``, a gate computed from each pooling region by a
   learned ``k x k`` filter shared across channels (Lee et al., 2016).
 
-All work in 1D, 2D and 3D (``spatial_dims``) and need no channel count: fixed filters are buffers applied per
-channel by folding channels into the batch.
+All work in 1D, 2D and 3D (``spatial_dims``) and need no channel count: a single-channel filter is applied to
+every channel as a depthwise (grouped) convolution, which is many times faster than folding the channels into the
+batch.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ def _check_rank(module: nn.Module, x: Tensor, spatial_dims: int) -> None:
         )
 
 
-def _fold_channels(x: Tensor) -> tuple[Tensor, int]:
-    """(N, C, *s) -> (N*C, 1, *s), so one single-channel filter applies to every channel."""
-    return x.reshape(x.shape[0] * x.shape[1], 1, *x.shape[2:]), x.shape[1]
-
-
-def _unfold_channels(y: Tensor, channels: int) -> Tensor:
-    return y.reshape(y.shape[0] // channels, channels, *y.shape[2:])
+def per_channel_conv(x: Tensor, weight: Tensor, stride: int | Sequence[int]) -> Tensor:
+    """Convolve every channel of ``x`` (N, C, *s) with the one filter ``weight`` (1, 1, *k), as a grouped
+    convolution; gradients reach ``weight`` through the expansion."""
+    channels = x.shape[1]
+    spatial_dims = x.ndim - 2
+    kernel = weight.to(x.dtype).expand(channels, 1, *weight.shape[2:])
+    return CONV[spatial_dims](x, kernel, stride=stride, groups=channels)
 
 
 class SkipPool(nn.Module):
@@ -110,14 +111,14 @@ class BlurPool(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_rank(self, x, self.spatial_dims)
-        y, channels = _fold_channels(x)
+        y = x
         for dim in range(2, y.ndim):
             y = pad_axis(y, dim, (self.filter_size - 1) // 2, self.filter_size // 2, self.padding_mode)
-        y = CONV[self.spatial_dims](y, self.filter.to(y.dtype), stride=self.stride)
+        y = per_channel_conv(y, self.filter, self.stride)
         if not self.ceil_mode:
             kept = (slice(None), slice(None), *(slice(0, n // self.stride) for n in x.shape[2:]))
             y = y[kept]
-        return _unfold_channels(y, channels)
+        return y
 
     def extra_repr(self) -> str:
         return (
@@ -234,14 +235,12 @@ class GatedPool(_MixedPoolBase):
         nn.init.kaiming_uniform_(self.gate_weight, a=math.sqrt(5))
 
     def mixing(self, x: Tensor, pooled_shape: torch.Size) -> Tensor:
-        folded, channels = _fold_channels(x)
         # pad like the pools (zeros), and on the far side too when ceil_mode gives a partial last window
         pads: list[int] = []
         for size, out, k, s, p in reversed(
             list(zip(x.shape[2:], pooled_shape[2:], self.kernel_size, self.stride, self.padding, strict=True))
         ):
             pads += [p, max(p, (out - 1) * s + k - size - p)]
-        gate = CONV[self.spatial_dims](F.pad(folded, pads), self.gate_weight, stride=self.stride)
-        gate = torch.sigmoid(_unfold_channels(gate, channels))
+        gate = torch.sigmoid(per_channel_conv(F.pad(x, pads), self.gate_weight, self.stride))
         kept = (slice(None), slice(None), *(slice(0, n) for n in pooled_shape[2:]))
         return gate[kept]

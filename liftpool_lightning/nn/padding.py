@@ -39,5 +39,33 @@ def pad_axis(x: Tensor, dim: int, left: int, right: int, mode: PaddingMode) -> T
     if mode == "zeros":
         pad = [0, 0] * (x.ndim - 1 - dim) + [left, right]
         return F.pad(x, pad)
+    pieces = _edge_pieces(x, dim, left, right, mode)
+    if pieces is not None:
+        return torch.cat((pieces[0], x, pieces[1]), dim)
     index = padding_index(x.shape[dim], left, right, mode, x.device)
     return x.index_select(dim, index)
+
+
+def _edge_pieces(x: Tensor, dim: int, left: int, right: int, mode: PaddingMode) -> tuple[Tensor, Tensor] | None:
+    """The two extensions as slices of ``x`` where the padding fits inside the signal, else None.
+
+    Slicing, flipping and concatenating is several times faster than ``index_select`` (whose backward scatters),
+    and its backward is deterministic on every device, unlike ``F.pad``'s reflect and replicate.
+    """
+    length = x.shape[dim]
+    if mode == "reflect" and max(left, right) < length:
+        return x.narrow(dim, 1, left).flip(dim), x.narrow(dim, length - 1 - right, right).flip(dim)
+    if mode == "symmetric" and max(left, right) <= length:
+        return x.narrow(dim, 0, left).flip(dim), x.narrow(dim, length - right, right).flip(dim)
+    if mode == "circular" and max(left, right) <= length:
+        return x.narrow(dim, length - left, left), x.narrow(dim, 0, right)
+    if mode == "replicate":
+        first, last = x.narrow(dim, 0, 1), x.narrow(dim, length - 1, 1)
+        return first.expand(*_sized(x, dim, left)), last.expand(*_sized(x, dim, right))
+    return None
+
+
+def _sized(x: Tensor, dim: int, size: int) -> list[int]:
+    shape = list(x.shape)
+    shape[dim] = size
+    return shape

@@ -32,3 +32,19 @@ def test_pads_only_the_requested_axis(mode: str) -> None:
     out = pad_axis(x, 2, 1, 2, mode)
     assert out.shape == (2, 3, 7, 5)
     torch.testing.assert_close(out[:, :, 1:5], x)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "symmetric", "replicate", "circular"])
+@pytest.mark.parametrize("length", [1, 2, 5])
+def test_gradient_matches_the_index_rule(mode: str, length: int) -> None:
+    """Both ways of padding (slices where the pad fits, indices beyond) give the index rule's gradient."""
+    from liftpool_lightning.nn.padding import padding_index
+
+    x = torch.randn(2, 3, length, 4, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2, 3, length + 7, 4, dtype=torch.float64)
+    for left, right in [(0, 1), (1, 1), (2, 3), (3, 4)]:
+        w = weight[:, :, : length + left + right]
+        (grad,) = torch.autograd.grad((pad_axis(x, 2, left, right, mode) * w).sum(), x)
+        index = padding_index(length, left, right, mode, x.device)
+        (expected,) = torch.autograd.grad((x.index_select(2, index) * w).sum(), x)
+        torch.testing.assert_close(grad, expected, msg=f"{left=} {right=}")
