@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from liftpool_lightning import LiftDownPool1d, LiftDownPool2d, LiftDownPool3d, replace_pooling
+from liftpool_lightning import LiftDownPool1d, LiftDownPool2d, LiftDownPool3d, LiftUpPool2d, replace_pooling
 from liftpool_lightning.models.small_vgg import SmallVGG
 
 
@@ -48,3 +48,14 @@ def test_surgery_passes_it_on() -> None:
     weights = [name for name, _ in model.named_parameters() if name.endswith("detail_weight")]
     assert len(weights) == 3
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+
+
+def test_a_paired_up_pool_inverts_it_only_while_the_weight_is_zero() -> None:
+    torch.manual_seed(0)
+    down = LiftDownPool2d(3, detail_weight=True).double()
+    up = LiftUpPool2d(down)
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    torch.testing.assert_close(up(down(x)), x)
+    with torch.no_grad():
+        down.detail_weight.fill_(0.5)
+    assert (up(down(x)) - x).abs().max() > 1e-3
