@@ -6,6 +6,7 @@
     python benchmarks/accuracy.py --config configs/cifar100/vgg13_lift.yaml --variants max lift --seeds 0 \\
         --extra "--data.init_args.root data/cifar100"
     python benchmarks/accuracy.py --custom "lift_k7=--model.init_args.pool_options {kernel_size: 7}"
+    python benchmarks/accuracy.py --variants max avg lift --seeds 1 --stop-after 3 --output runs/screen
 
 Every run is ``liftpool fit --config CONFIG --seed_everything SEED`` plus the variant's options, in its own process,
 one after another, writing under ``OUTPUT/runs/VARIANT/seed_SEED``. A run whose ``metrics.csv`` already holds the last
@@ -20,7 +21,8 @@ epoch is not trained again, so an interrupted study resumes where it stopped and
 ``--metrics`` names what the task logs (``val/NAME``): by default ``top1_accuracy`` for a classification config
 (written ``top1``, the plot ``val_accuracy.png``) and ``miou pixel_accuracy boundary_iou`` for a segmentation one.
 ``--epochs`` changes the number of epochs; where the config steps a ``OneCycleLR`` its ``total_steps`` is scaled with
-it, so the schedule still spans the run. Numbers are in percent.
+it, so the schedule still spans the run. ``--stop-after N`` screens: each run follows the full schedule but stops
+after epoch N, and the table is taken there. Numbers are in percent.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="an extra variant: a name and the CLI options it adds (repeatable)")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="override trainer.max_epochs (and OneCycleLR)")
+    parser.add_argument("--stop-after", type=int, default=None, metavar="N",
+                        help="stop every run after epoch N of its schedule (a screen) and tabulate there")  # fmt: skip
     parser.add_argument("--extra", default="", help="CLI options added to every run, e.g. the data set's")
     parser.add_argument("--output", default="runs/accuracy", help="folder of the runs and the results")
     parser.add_argument("--report-only", action="store_true", help="train nothing; tabulate the runs found")
@@ -123,6 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.variant_args = variants
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    if args.stop_after is not None and args.stop_after < 1:
+        parser.error(f"--stop-after must be >= 1, got {args.stop_after}")
     return args
 
 
@@ -139,6 +145,17 @@ def schedule_options(config: Path, epochs: int | None) -> tuple[list[str], int]:
         scaled = math.ceil(int(steps) * epochs / configured)
         options += ["--model.init_args.lr_scheduler.init_args.total_steps", str(scaled)]
     return options, epochs
+
+
+def stop_early(schedule: list[str], epochs: int, stop_after: int | None) -> tuple[list[str], int]:
+    """The options that end runs of an ``epochs``-long schedule after ``stop_after`` epochs (the schedule itself,
+    a OneCycleLR's total_steps included, is unchanged), and the epochs a run then has."""
+    if stop_after is None or stop_after >= epochs:
+        return schedule, epochs
+    flag = "--trainer.max_epochs"
+    kept = [option for index, option in enumerate(schedule)
+            if option != flag and (index == 0 or schedule[index - 1] != flag)]  # fmt: skip
+    return [*kept, "--trainer.max_epochs", str(stop_after)], stop_after
 
 
 def read_metrics(run_dir: Path, metrics: list[str] | tuple[str, ...] = ("top1_accuracy",)) -> list[dict[str, float]]:
@@ -207,7 +224,7 @@ def _label(key: str) -> str:
     return LABELS.get(key, key)
 
 
-def report(args: argparse.Namespace, epochs: int) -> None:
+def report(args: argparse.Namespace, epochs: int, schedule_epochs: int | None = None) -> None:
     output = Path(args.output)
     keys = [metric_key(metric) for metric in args.metrics]
     headline = keys[0]
@@ -235,8 +252,10 @@ def report(args: argparse.Namespace, epochs: int) -> None:
     reference = statistics.fmean(final(names[0]))
     label = _label(headline)
     others = keys[1:]
+    of_schedule = f" of the {schedule_epochs}-epoch schedule" if schedule_epochs and schedule_epochs > epochs else ""
     lines = [
-        f"Validation {label} (%) after epoch {epochs}, mean +- std over the seeds finished of {args.seeds} "
+        f"Validation {label} (%) after epoch {epochs}{of_schedule}, mean +- std over the seeds finished of "
+        f"{args.seeds} "
         f"(`{args.config}`{', ' + args.extra if args.extra else ''}).",
         "",
         f"| variant | val {label} | seeds | per seed | val {label} after epoch 1 (per seed) | "
@@ -296,14 +315,15 @@ def main(argv: list[str] | None = None) -> None:
     config = args.config_path
     if not config.is_file():
         raise SystemExit(f"--config: no such file {args.config}")
-    schedule, epochs = schedule_options(config, args.epochs)
+    schedule, schedule_epochs = schedule_options(config, args.epochs)
+    schedule, epochs = stop_early(schedule, schedule_epochs, args.stop_after)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     args.output = str(Path(args.output).resolve())
     if not args.report_only:
         for seed in args.seeds:  # seed-major: a partial study already has every variant
             for name, options in args.variant_args.items():
                 train(args, name, options, seed, schedule, epochs)
-    report(args, epochs)
+    report(args, epochs, schedule_epochs)
 
 
 if __name__ == "__main__":

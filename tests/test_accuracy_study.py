@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.accuracy import VARIANTS, main, parse_args, read_metrics, schedule_options
+from benchmarks.accuracy import VARIANTS, main, parse_args, read_metrics, schedule_options, stop_early
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,6 +50,23 @@ def test_epochs_scale_the_one_cycle_schedule() -> None:
     options, epochs = schedule_options(config, 16)
     assert epochs == 16
     assert options == ["--trainer.max_epochs", "16", "--model.init_args.lr_scheduler.init_args.total_steps", "992"]
+
+
+def test_a_screen_keeps_the_schedule_and_stops_early(tmp_path, capsys) -> None:
+    config = REPO / "configs" / "quickstart.yaml"
+    assert stop_early(*schedule_options(config, None), 3) == (["--trainer.max_epochs", "3"], 3)
+    options, epochs = stop_early(*schedule_options(config, 16), 5)
+    assert epochs == 5
+    assert options == ["--model.init_args.lr_scheduler.init_args.total_steps", "992", "--trainer.max_epochs", "5"]
+    assert stop_early(["--trainer.max_epochs", "8"], 8, 8) == (["--trainer.max_epochs", "8"], 8)
+    _write_metrics(tmp_path / "runs" / "max" / "seed_1", [0.2, 0.3, 0.6], [0.2, 0.4, 0.7])
+    main(["--variants", "max", "--seeds", "1", "--stop-after", "3", "--output", str(tmp_path), "--report-only"])
+    table = (tmp_path / "results.md").read_text()
+    assert table.startswith("Validation top-1 (%) after epoch 3 of the 8-epoch schedule")
+    assert "| max | 60.0 +- 0.0 | 1 | 60.0 | 20.0 | +0.0 |" in table
+    with pytest.raises(SystemExit):
+        parse_args(["--stop-after", "0"])
+    assert "--stop-after must be >= 1" in capsys.readouterr().err
 
 
 def test_report_tabulates_finished_seeds_and_keeps_finished_runs(tmp_path, capsys, monkeypatch) -> None:
