@@ -55,7 +55,7 @@ VARIANTS: dict[str, list[str]] = {
     "blur": ["--model.init_args.pool", "blur"],  # BlurPool (Zhang 2019): max, then a blur before subsampling
     "lift": _lift(),  # the defaults: the low band, max-lifting start, identity activation, losses on P/U only
     "lift_paper": _lift(pool="lift_paper"),  # PAPER_OPTIONS: all bands, random P/U, tanh, losses into the features
-    "lift_haar_all": _lift("{bands: all, init: haar}"),  # the defaults until 2026-12 (tanh)
+    "lift_haar_all": _lift("{bands: all, init: haar}"),  # the former defaults (tanh)
     "lift_all_kaiming": _lift("{bands: all, init: kaiming}"),
     "lift_max_all": _lift("{bands: all, init: max}"),
     "lift_tanh": _lift("{activation: tanh}"),  # the max-lifting start under the paper's tanh

@@ -1,4 +1,4 @@
-"""What the constraint losses do to a network in its first epochs: measured, for the README (a script, not a test).
+"""What the constraint losses do to a network in its first epochs (a script, not a test).
 
     python benchmarks/constraint_diagnostics.py                   # quickstart model and data, 3 epochs, 6 runs
     python benchmarks/constraint_diagnostics.py --epochs 1 --runs max lift_paper
@@ -17,7 +17,7 @@ pool and optimiser per run, and every ``--every`` steps records, for each pool l
 
 and the batch's training accuracy. Runs (``--runs``), with the quickstart's AdamW + one-cycle: ``max``;
 ``lift_paper`` (the paper's layer, ``PAPER_OPTIONS``); ``lift_kaiming`` (the same with the losses' gradients to P/U
-only); ``lift_haar_all`` (that with ``init="haar"``: the defaults until 2026-12); ``lift`` (the defaults: the low band,
+only); ``lift_haar_all`` (that with ``init="haar"``: the former defaults); ``lift`` (the defaults: the low band,
 max-lifting start, no tanh); and each again with the paper's
 SGD (lr 0.1, momentum 0.9, weight decay 5e-4, constant over the window): ``*_sgd``. Runs already in
 ``OUTPUT/diagnostics.csv`` are kept, not trained again (``--force`` retrains). Writes ``OUTPUT/diagnostics.csv``,
@@ -47,7 +47,7 @@ from liftpool_lightning.nn.lifting import lift as lift_step
 
 PAPER = PAPER_OPTIONS
 KAIMING = {"bands": "all", "init": "kaiming"}  # the paper's layer with the gradients stopped at P/U
-HAAR = {"bands": "all", "init": "haar"}  # the defaults until 2026-12
+HAAR = {"bands": "all", "init": "haar"}  # the former defaults
 RUNS = {  # pool, pool options, optimiser
     "max": ("max", None, "adamw"),
     "lift_paper": ("lift", PAPER, "adamw"),
