@@ -1,6 +1,6 @@
 """What the constraint losses do to a network in its first epochs (a script, not a test).
 
-    python benchmarks/constraint_diagnostics.py                   # quickstart model and data, 3 epochs, 6 runs
+    python benchmarks/constraint_diagnostics.py                   # quickstart model and data, 3 epochs, 10 runs
     python benchmarks/constraint_diagnostics.py --epochs 1 --runs max lift_paper
 
 Trains the quickstart's model (``small_vgg`` on the embedded synthetic shapes, batch 64) in this process with one
