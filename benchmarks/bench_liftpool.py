@@ -16,6 +16,7 @@ liftpool_lightning/nn/backends.py); --paper-gradients adds it with constraint_gr
 one backward stream instead of the default's two); --pytorch-steps adds the same model on the PyTorch steps
 (use_backend("pytorch"), the CUDA default, on CPU), --triton on the Triton kernels (use_backend("triton",
 "pytorch"): CUDA, or CPU under TRITON_INTERPRET=1; a kernel failure ends the run rather than timing the fallback);
+--blur adds the anti-aliasing reference (BlurPool; in SegNet MaxPool with MaxUnpool followed by a blur);
 the layers table always has the default and the PyTorch steps.
 Each variant runs in its own process (one model per process, as in training), --rounds times, the variants taking
 turns (max, lift, max, lift, ...), so a busy or throttled machine slows all of them alike; a process reports the
@@ -51,6 +52,12 @@ WORKLOADS = {
     "vgg13": ("vgg13_bn_cifar", 100, 64, 32, {"max": {}, "lift": {"pool": "lift"}}),
     "segnet": ("segnet_vgg13_bn", 21, 4, 128, {"maxunpool": {}, "lift": {"pool": "lift"}}),
     "resnet18": ("resnet18", 1000, 32, 224, {"max": {}, "lift": {"pool": "lift"}}),
+}
+BLUR = "blur"
+BLUR_POOLING = {  # the paper's anti-aliasing reference: BlurPool, or MaxUnpool followed by a blur in a decoder
+    "vgg13": {"pool": "blur"},
+    "segnet": {"pool": "max", "up_pool": "maxunpool+blur"},
+    "resnet18": {"pool": "blur"},
 }
 LAYER_SHAPES = [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)]
 EAGER = "lift (eager)"
@@ -96,7 +103,10 @@ def _peak_mb(device: str) -> float:
 
 def _network(workload: str, variant: str, device: str) -> torch.nn.Module:
     name, classes, _, size, variants = WORKLOADS[workload]
-    pooling = variants["lift" if variant in (EAGER, PAPER_GRADIENTS, *FORCED_BACKENDS) else variant]
+    if variant == BLUR:
+        pooling = BLUR_POOLING[workload]
+    else:
+        pooling = variants["lift" if variant in (EAGER, PAPER_GRADIENTS, *FORCED_BACKENDS) else variant]
     if variant == PAPER_GRADIENTS:
         pooling = {**pooling, "pool_options": {"constraint_gradients": "all"}}
     return create_network(name, classes, input_size=min(size, 64), **pooling).to(device)
@@ -128,7 +138,7 @@ def training_step(workload: str, variant: str, options: argparse.Namespace) -> C
 def _variants(workload: str, options: argparse.Namespace) -> list[str]:
     variants = list(WORKLOADS[workload][4])
     extra = [EAGER] * options.compile + [PYTORCH_STEPS] * options.pytorch_steps + [TRITON] * options.triton
-    return variants + extra + [PAPER_GRADIENTS] * options.paper_gradients
+    return variants + extra + [PAPER_GRADIENTS] * options.paper_gradients + [BLUR] * options.blur
 
 
 def saved_activation_mb(workload: str, variant: str, options: argparse.Namespace) -> float:
@@ -237,6 +247,7 @@ def main() -> None:
         action="store_true",
         help="add LiftPool with constraint_gradients='all' (the losses' gradients into the features)",
     )
+    parser.add_argument("--blur", action="store_true", help="add BlurPool (in SegNet: MaxUnpool + blur)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--rounds", type=int, default=3, help="processes per variant, taking turns")
     parser.add_argument("--single", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
@@ -292,6 +303,10 @@ def main() -> None:
             results[workload]["triton_saved_activation_ratio"] = saved[TRITON] / saved[baseline]
             line += f"; triton: {times[TRITON]:.1f} ms, {times[TRITON] / times[baseline]:.2f}x, saved activations "
             line += f"{saved[TRITON] / saved[baseline]:.2f}x"
+        if BLUR in times:
+            results[workload]["lift_over_blur"] = times["lift"] / times[BLUR]
+            line += f"; {BLUR}: {times[BLUR]:.1f} ms, {times[BLUR] / times[baseline]:.2f}x, lift/{BLUR} "
+            line += f"{times['lift'] / times[BLUR]:.2f}x"
         if PAPER_GRADIENTS in times:
             results[workload]["default_over_paper_gradients"] = times["lift"] / times[PAPER_GRADIENTS]
             line += f"; paper gradients: {times[PAPER_GRADIENTS]:.1f} ms, default/paper "

@@ -48,3 +48,15 @@ def test_each_variant_runs_on_its_backend(monkeypatch) -> None:
     with on_backend(TRITON):
         assert select(x, layer).name == "triton"
         assert select(x.double(), layer).name == "pytorch"  # float64: the Triton kernels pass it on
+
+
+def test_the_blur_variant_is_the_anti_aliasing_reference() -> None:
+    from benchmarks.bench_liftpool import BLUR, _network
+    from liftpool_lightning.nn.baselines import MaxBlurPool
+    from liftpool_lightning.surgery.wrappers import MaxUnpoolBlur
+
+    vgg = _network("vgg13", BLUR, "cpu")
+    assert any(isinstance(module, MaxBlurPool) for module in vgg.modules())
+    segnet = _network("segnet", BLUR, "cpu")
+    assert any(isinstance(module, MaxUnpoolBlur) for module in segnet.modules())
+    assert not any(isinstance(module, MaxBlurPool) for module in segnet.modules())  # the encoder keeps MaxPool
