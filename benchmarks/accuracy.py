@@ -71,9 +71,11 @@ VARIANTS: dict[str, list[str]] = {
     # encoder-decoders: how the decoder up-samples (a max pool's MaxUnpool is the default up-pool of "max")
     "max_unpool_blur": ["--model.init_args.pool", "max", "--model.init_args.up_pool", "maxunpool+blur"],
     "max_bilinear": ["--model.init_args.pool", "max", "--model.init_args.up_pool", "bilinear"],
+    # LiftDownPool in the encoder, bilinear up-sampling in the decoder: what the encoder's pools alone bring
+    "lift_bilinear": [*_lift(), "--model.init_args.up_pool", "bilinear"],
 }
 DEFAULT_VARIANTS = ["max", "lift", "lift_haar_all", "lift_max_all", "lift_paper", "lift_lh", "lift_hl", "lift_hh"]
-SEGMENTATION_VARIANTS = ["max", "max_unpool_blur", "lift", "lift_paper", "max_bilinear"]
+SEGMENTATION_VARIANTS = ["max", "max_unpool_blur", "lift", "lift_paper", "max_bilinear", "lift_bilinear"]
 METRICS = {"classification": ["top1_accuracy"], "segmentation": ["miou", "pixel_accuracy", "boundary_iou"]}
 
 
