@@ -1,5 +1,6 @@
 """The documentation: every shipped config is on the configs page, every results file is included verbatim (no table
-typed into the Results page), the README's links and headline table hold, and ``mkdocs build --strict`` passes."""
+typed into the Results page), the README's links and headline table hold, the Python examples run, and
+``mkdocs build --strict`` passes."""
 
 from __future__ import annotations
 
@@ -99,3 +100,21 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert (tmp_path / "site" / "api" / "layers" / "index.html").is_file()
+
+
+#: Pages whose ```python blocks run as they stand, each page's blocks in order in one namespace (the export page's
+#: examples name Hub repositories and folders a reader supplies, so they are not run).
+RUNNABLE_PAGES = ["README.md", "docs/getting-started.md", "docs/layers.md", "docs/surgery.md",
+                  pytest.param("docs/networks.md", marks=pytest.mark.slow)]  # fmt: skip
+
+
+@pytest.mark.parametrize("page", RUNNABLE_PAGES)
+def test_python_examples_run(page: str, capsys) -> None:
+    blocks = re.findall(r"^```python\n(.*?)^```", (ROOT / page).read_text(), flags=re.MULTILINE | re.DOTALL)
+    assert blocks, f"{page} has no Python example"
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    for index, block in enumerate(blocks):
+        exec(compile(block, f"{page} example {index + 1}", "exec"), namespace)
+    printed = capsys.readouterr().out
+    if "replace_pooling(model" in "".join(blocks) and "resnet18" in "".join(blocks):
+        assert "1 replaced, 1,024 parameters added" in printed  # the report the page shows
