@@ -157,7 +157,7 @@ def stop_early(schedule: list[str], epochs: int, stop_after: int | None) -> tupl
     flag = "--trainer.max_epochs"
     kept = [option for index, option in enumerate(schedule)
             if option != flag and (index == 0 or schedule[index - 1] != flag)]  # fmt: skip
-    return [*kept, "--trainer.max_epochs", str(stop_after)], stop_after
+    return [*kept, flag, str(stop_after)], stop_after
 
 
 def read_metrics(run_dir: Path, metrics: list[str] | tuple[str, ...] = ("top1_accuracy",)) -> list[dict[str, float]]:
@@ -257,8 +257,7 @@ def report(args: argparse.Namespace, epochs: int, schedule_epochs: int | None = 
     of_schedule = f" of the {schedule_epochs}-epoch schedule" if schedule_epochs and schedule_epochs > epochs else ""
     lines = [
         f"Validation {label} (%) after epoch {epochs}{of_schedule}, mean +- std over the seeds finished of "
-        f"{args.seeds} "
-        f"(`{args.config}`{', ' + args.extra if args.extra else ''}).",
+        f"{args.seeds} (`{args.config}`{', ' + args.extra if args.extra else ''}).",
         "",
         f"| variant | val {label} | seeds | per seed | val {label} after epoch 1 (per seed) | "
         + "".join(f"val {_label(key)} | " for key in others)
