@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -223,6 +224,67 @@ def measure_layers(options: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def device_name(device: str) -> str:
+    """The processor's or GPU's model name, for the report."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(device)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    return f"CPU, {os.cpu_count()} cores"
+
+
+def _ratio(value: float | None, baseline: float | None) -> str:
+    return f"{value / baseline:.2f}x" if value is not None and baseline else ""
+
+
+def markdown_report(results: dict, command: str) -> str:
+    """The run's tables in Markdown: every variant of each workload against its baseline (the first variant), and the
+    layer timings. What the docs include; written from the same numbers as the printed lines and the JSON."""
+    settings = results["options"]
+    flags = (("channels last", settings["channels_last"]), ("compiled", settings["compile"]))
+    setup = ", ".join(["bfloat16 autocast" if settings["bf16"] else "float32", *(name for name, on in flags if on)])
+    lines = [
+        f"`{command}`",
+        "",
+        f"{results['device_name']} ({results['device']}), torch {results['torch']}, {setup}; the median of "
+        f"{settings['repeats']} steps after {settings['warmup']} warm-up steps per process, and the median over "
+        f"{settings['rounds']} processes per variant, taking turns.",
+        "",
+    ]
+    workloads = [w for w in WORKLOADS if w in results]
+    if workloads:
+        header = "| workload (training step) | variant | time (ms) | time / baseline | peak memory (MB) "
+        lines += [header + "| peak / baseline | kept for backward (MB) | kept / baseline |", "|---" * 8 + "|"]
+        for workload in workloads:
+            result = results[workload]
+            name, _, batch, size, _ = WORKLOADS[workload]
+            times, peak, saved = result["ms"], result["peak_mb"], result["saved_activation_mb"]
+            baseline = next(iter(times))
+            for variant in times:
+                kept = saved.get(variant)
+                cells = [f"{times[variant]:.0f}", _ratio(times[variant], times[baseline]), f"{peak[variant]:.0f}",
+                         _ratio(peak[variant], peak[baseline]), "" if kept is None else f"{kept:.0f}",
+                         _ratio(kept, saved.get(baseline))]  # fmt: skip
+                label = f"`{name}`, batch {batch}, {size}x{size}" if variant == baseline else ""
+                lines.append(f"| {label} | {variant} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if "layers" in results:
+        header = "| input shape | MaxPool2d (ms) | LiftPool (ms) | LiftPool / MaxPool2d | PyTorch steps / LiftPool "
+        lines += ["One layer, forward + backward (the paper's options, which the reference writes out):", "",
+                  header + "| generic / LiftPool | reference / LiftPool | max. relative error |",
+                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for row in results["layers"]:
+            fused = row["fused_ms"]
+            cells = [f"{row['max_ms']:.2f}", f"{fused:.2f}", _ratio(fused, row["max_ms"]),
+                     _ratio(row["torch_ops_ms"], fused), _ratio(row["generic_ms"], fused),
+                     _ratio(row["reference_ms"], fused), f"{row['error']:.1e}"]  # fmt: skip
+            lines.append(f"| {row['shape']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _subprocess(arguments: list[str], passthrough: list[str]) -> object:
     command = [sys.executable, __file__, *arguments, *passthrough]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -249,6 +311,7 @@ def main() -> None:
     )
     parser.add_argument("--blur", action="store_true", help="add BlurPool (in SegNet: MaxUnpool + blur)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--markdown", type=Path, default=None, help="write the tables here (a docs results file)")
     parser.add_argument("--rounds", type=int, default=3, help="processes per variant, taking turns")
     parser.add_argument("--single", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -257,8 +320,9 @@ def main() -> None:
         return
     passthrough = [a for a in sys.argv[1:] if a not in options.workloads and a != "--workloads"]
     passthrough = [a for i, a in enumerate(passthrough) if a != "--rounds" and passthrough[i - 1 : i] != ["--rounds"]]
-    settings = {**vars(options), "json": str(options.json)}
-    results: dict[str, object] = {"device": options.device, "torch": torch.__version__, "options": settings}
+    settings = {**vars(options), "json": str(options.json), "markdown": str(options.markdown)}
+    results: dict[str, object] = {"device": options.device, "device_name": device_name(options.device),
+                                  "torch": torch.__version__, "options": settings}  # fmt: skip
     for workload in options.workloads:
         if workload == "layers":
             results["layers"] = rows = measure_layers(options)
@@ -314,6 +378,9 @@ def main() -> None:
         print(line, flush=True)
     if options.json:
         options.json.write_text(json.dumps(results, indent=2))
+    if options.markdown:
+        command = " ".join(["python benchmarks/bench_liftpool.py", *sys.argv[1:]])
+        options.markdown.write_text(markdown_report(results, command))
 
 
 if __name__ == "__main__":

@@ -60,3 +60,32 @@ def test_the_blur_variant_is_the_anti_aliasing_reference() -> None:
     segnet = _network("segnet", BLUR, "cpu")
     assert any(isinstance(module, MaxUnpoolBlur) for module in segnet.modules())
     assert not any(isinstance(module, MaxBlurPool) for module in segnet.modules())  # the encoder keeps MaxPool
+
+
+def test_markdown_report_tabulates_every_variant_against_its_baseline() -> None:
+    from benchmarks.bench_liftpool import markdown_report
+
+    options = {"bf16": False, "channels_last": False, "compile": False, "repeats": 10, "warmup": 3, "rounds": 3}
+    results = {
+        "device": "cpu",
+        "device_name": "Some CPU, 2 cores",
+        "torch": "2.x",
+        "options": options,
+        "vgg13": {
+            "ms": {"max": 500.0, "lift": 550.0, "lift (eager)": 540.0},
+            "peak_mb": {"max": 1000.0, "lift": 1010.0, "lift (eager)": 1020.0},
+            "saved_activation_mb": {"max": 180.0, "lift": 225.0},
+        },
+        "layers": [{"shape": "64x64x32x32", "max_ms": 2.0, "fused_ms": 5.0, "torch_ops_ms": 9.0, "generic_ms": 15.0,
+                    "reference_ms": 40.0, "error": 3e-6}],  # fmt: skip
+    }
+    text = markdown_report(results, "python benchmarks/bench_liftpool.py --workloads vgg13 layers")
+    lines = text.splitlines()
+    assert lines[0] == "`python benchmarks/bench_liftpool.py --workloads vgg13 layers`"
+    assert "Some CPU, 2 cores (cpu), torch 2.x, float32;" in lines[2]
+    assert "| `vgg13_bn_cifar`, batch 64, 32x32 | max | 500 | 1.00x | 1000 | 1.00x | 180 | 1.00x |" in lines
+    assert "|  | lift | 550 | 1.10x | 1010 | 1.01x | 225 | 1.25x |" in lines
+    assert "|  | lift (eager) | 540 | 1.08x | 1020 | 1.02x |  |  |" in lines  # not counted for backward
+    assert "| 64x64x32x32 | 2.00 | 5.00 | 2.50x | 1.80x | 3.00x | 8.00x | 3.0e-06 |" in lines
+    header_cells = [line.count("|") for line in lines if line.startswith("|")]
+    assert len(set(header_cells[:5])) == 1  # every row of the workload table has the header's columns
