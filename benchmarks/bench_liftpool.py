@@ -379,7 +379,9 @@ def main() -> None:
     if options.json:
         options.json.write_text(json.dumps(results, indent=2))
     if options.markdown:
-        command = " ".join(["python benchmarks/bench_liftpool.py", *sys.argv[1:]])
+        given = sys.argv[1:]  # the command that reproduces the file, without where the JSON went
+        kept = [a for i, a in enumerate(given) if a != "--json" and given[i - 1 : i] != ["--json"]]
+        command = " ".join(["python benchmarks/bench_liftpool.py", *kept])
         options.markdown.write_text(markdown_report(results, command))
 
 

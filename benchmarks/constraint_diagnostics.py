@@ -70,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--every", type=int, default=6, help="record every N steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-train", type=int, default=4000, help="training images (the quickstart's 4000)")
     parser.add_argument("--output", default="runs/diagnostics")
     parser.add_argument("--force", action="store_true", help="retrain runs already in the CSV")
     return parser.parse_args(argv)
@@ -154,11 +155,12 @@ def _window_accuracy(rows: list[dict], name: str, epoch: int) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
-def summarise(rows: list[dict], names: list[str], epochs: int, output: Path) -> None:
+def summarise(rows: list[dict], names: list[str], epochs: int, output: Path, seed: int = 0) -> None:
     steps = sorted({r["step"] for r in rows})
     picks = [s for s in (0, 24, 60, 120, 180) if s in steps] or steps[:1]
     lines = [
-        "Quickstart model (small_vgg, synthetic shapes, batch 64), seed as given; pool k = the k-th pool layer.",
+        f"Quickstart model (small_vgg, synthetic shapes, batch 64), seed {seed}, epochs: {epochs}; pool k = the k-th"
+        " pool layer.",
         "",
         "| run | step | train acc (batch) | feature RMS pool1/2/3 | BN gamma pool1/2/3 | "
         "grad lift / grad task at pool1/2/3 | same at the BN's weight+bias | P error mean(d^2)/mean(x_o^2) |",
@@ -227,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    data = SyntheticShapesDataModule(num_train=4000, num_val=1000, batch_size=64, num_workers=0, pin_memory=False)
+    data = SyntheticShapesDataModule(num_train=args.num_train, num_val=1000, batch_size=64, num_workers=0,
+                                     pin_memory=False)  # fmt: skip
     data.setup("fit")
     rows: list[dict] = []
     path = output / "diagnostics.csv"
@@ -249,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         writer.writerows(rows)
-    summarise(rows, args.runs, args.epochs, output)
+    summarise(rows, args.runs, args.epochs, output, args.seed)
     plot(rows, args.runs, output)
     print(f"wrote {output}/diagnostics.csv, .md, .png", flush=True)
 

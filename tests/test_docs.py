@@ -56,13 +56,36 @@ def test_every_results_file_is_included_verbatim_somewhere() -> None:
     assert not results - included, f"results files no page includes: {sorted(results - included)}"
 
 
-def test_the_results_page_shows_only_included_tables() -> None:
-    """A table on the Results page comes from the file a study script wrote, never typed in by hand."""
-    text = RESULTS_PAGE.read_text()
-    own_rows = [line for line in _outside_code_fences(text) if line.lstrip().startswith("|")]
-    assert not own_rows, f"{RESULTS_PAGE.name} has table rows of its own (include the results file): {own_rows[:3]}"
-    included = SNIPPET.findall(text)
-    assert included and all(path.startswith("docs/results/") for path in included), included
+MEASUREMENT_PAGES = ["results.md", "performance.md", "robustness.md"]
+"""Pages whose tables are all measurements: each comes from a file a study or benchmark script wrote."""
+MEASUREMENT_SECTIONS: dict[str, list[str]] = {}
+"""Sections of other pages that hold measurements (the rest of those pages has tables of definitions)."""
+
+
+def _section(text: str, heading: str) -> str:
+    match = re.search(rf"^(#+) {re.escape(heading)}\n", text, flags=re.MULTILINE)
+    assert match, f"no section {heading!r}"
+    level = len(match.group(1))
+    end = re.search(rf"^#{{1,{level}}} ", text[match.end() :], flags=re.MULTILINE)
+    return text[match.end() : match.end() + end.start() if end else len(text)]
+
+
+def _own_table_rows(text: str) -> list[str]:
+    return [line for line in _outside_code_fences(text) if line.lstrip().startswith("|")]
+
+
+@pytest.mark.parametrize("page", MEASUREMENT_PAGES + list(MEASUREMENT_SECTIONS))
+def test_measured_tables_are_included_from_results_files(page: str) -> None:
+    """A table of measurements comes from the file a script wrote, never typed in or merged by hand."""
+    text = (DOCS / page).read_text()
+    parts = [_section(text, heading) for heading in MEASUREMENT_SECTIONS.get(page, [])] or [text]
+    for part in parts:
+        own = _own_table_rows(part)
+        assert not own, f"{page} has measured table rows of its own (include the results file): {own[:3]}"
+    included = [path for part in parts for path in SNIPPET.findall(part)]
+    assert all(path.startswith("docs/results/") for path in included), included
+    if page in ("results.md", "performance.md"):
+        assert included, f"{page} includes no results file"
 
 
 def test_readme_headline_table_is_a_results_file_table() -> None:
