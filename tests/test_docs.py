@@ -58,7 +58,10 @@ def test_every_results_file_is_included_verbatim_somewhere() -> None:
 
 MEASUREMENT_PAGES = ["results.md", "performance.md", "robustness.md"]
 """Pages whose tables are all measurements: each comes from a file a study or benchmark script wrote."""
-MEASUREMENT_SECTIONS: dict[str, list[str]] = {}
+MEASUREMENT_SECTIONS = {
+    "layers.md": ["What the paper's losses do to a network", "What makes a seed stall: a linear start",
+                  "The 8-epoch grid"],
+}  # fmt: skip
 """Sections of other pages that hold measurements (the rest of those pages has tables of definitions)."""
 
 
