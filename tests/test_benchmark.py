@@ -76,8 +76,17 @@ def test_markdown_report_tabulates_every_variant_against_its_baseline() -> None:
             "peak_mb": {"max": 1000.0, "lift": 1010.0, "lift (eager)": 1020.0},
             "saved_activation_mb": {"max": 180.0, "lift": 225.0},
         },
-        "layers": [{"shape": "64x64x32x32", "max_ms": 2.0, "fused_ms": 5.0, "torch_ops_ms": 9.0, "generic_ms": 15.0,
-                    "reference_ms": 40.0, "error": 3e-6}],  # fmt: skip
+        "layers": [
+            {
+                "shape": "64x64x32x32",
+                "max_ms": 2.0,
+                "fused_ms": 5.0,
+                "torch_ops_ms": 9.0,
+                "generic_ms": 15.0,
+                "reference_ms": 40.0,
+                "error": 3e-6,
+            }
+        ],
     }
     text = markdown_report(results, "python benchmarks/bench_liftpool.py --workloads vgg13 layers")
     lines = text.splitlines()
