@@ -5,7 +5,8 @@
     python benchmarks/accuracy.py --variants max lift lift_paper --seeds 0 1 --epochs 4
     python benchmarks/accuracy.py --config configs/cifar100/vgg13_lift.yaml --variants max lift --seeds 0 \\
         --extra "--data.init_args.root data/cifar100"
-    python benchmarks/accuracy.py --custom "lift_k7=--model.init_args.pool_options {kernel_size: 7}"
+    python benchmarks/accuracy.py --variants max lift \\
+        --custom "lift_k7=--model.init_args.pool lift --model.init_args.pool_options {kernel_size: 7}"
     python benchmarks/accuracy.py --variants max avg lift --seeds 1 --stop-after 3 --output runs/screen
 
 Every run is ``liftpool fit --config CONFIG --seed_everything SEED`` plus the variant's options, in its own process,
@@ -91,6 +92,26 @@ def config_task(config: Path) -> str:
     return "segmentation" if class_path.rsplit(".", 1)[-1] == "SegmentationTask" else "classification"
 
 
+def custom_options(text: str) -> list[str]:
+    """The CLI arguments of a ``--custom`` variant: shell words, with the words after an option up to the next option
+    joined into its value, so ``--model.init_args.pool_options {kernel_size: 7}`` needs no inner quotes."""
+    groups: list[list[str]] = []
+    for word in shlex.split(text):
+        if word.startswith("--") or not groups:
+            groups.append([word])
+        else:
+            groups[-1].append(word)
+    arguments: list[str] = []
+    for option, *words in groups:
+        if not words:
+            arguments.append(option)
+        elif "=" in option or not option.startswith("--"):
+            arguments.append(" ".join([option, *words]))
+        else:
+            arguments += [option, " ".join(words)]
+    return arguments
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/quickstart.yaml", help="the base config of every run")
@@ -123,7 +144,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         name, sep, options = item.partition("=")
         if not sep or not name.strip():
             parser.error(f"--custom takes NAME=ARGS, got {item!r}")
-        variants[name.strip()] = shlex.split(options)
+        variants[name.strip()] = custom_options(options)
     if not variants:
         parser.error("no variant to train: give --variants NAME ... or --custom NAME=ARGS")
     args.variant_args = variants

@@ -111,3 +111,33 @@ def test_a_tiny_study_trains_through_the_cli(tmp_path) -> None:
     assert all(0 <= float(r["val_top1"]) <= 100 for r in rows)
     assert rows[2]["val_c_p"] and not rows[0]["val_c_p"]  # only LiftPool logs its constraint losses
     assert "| lift |" in (tmp_path / "results.md").read_text()
+
+
+def test_a_custom_variant_takes_yaml_values_with_or_without_inner_quotes() -> None:
+    from benchmarks.accuracy import custom_options
+
+    expected = ["--model.init_args.pool", "lift", "--model.init_args.pool_options", "{kernel_size: 7}"]
+    assert custom_options("--model.init_args.pool lift --model.init_args.pool_options {kernel_size: 7}") == expected
+    assert custom_options("--model.init_args.pool lift --model.init_args.pool_options '{kernel_size: 7}'") == expected
+    assert custom_options("--model.init_args.pool_options={bands: [hh], activation: identity} --flag") == [
+        "--model.init_args.pool_options={bands: [hh], activation: identity}",
+        "--flag",
+    ]
+    args = parse_args(["--variants", "--custom", "k7=--model.init_args.pool_options {kernel_size: 7}"])
+    assert args.variant_args == {"k7": ["--model.init_args.pool_options", "{kernel_size: 7}"]}
+
+
+def test_every_documented_custom_variant_gives_the_cli_a_mapping() -> None:
+    import re
+
+    import yaml
+
+    from benchmarks.accuracy import REPO, custom_options
+
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    found = [m for page in pages for m in re.findall(r'--custom "([^"=]+)=([^"]+)"', page.read_text())]
+    assert found, "no documented --custom variant found"
+    for name, text in found:
+        arguments = custom_options(text)
+        values = [arguments[i + 1] for i, a in enumerate(arguments) if a == "--model.init_args.pool_options"]
+        assert all(isinstance(yaml.safe_load(value), dict) for value in values), (name, arguments)
