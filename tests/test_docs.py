@@ -16,7 +16,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CONFIGS_PAGE = DOCS / "training.md"
-RESULTS_PAGE = DOCS / "results.md"
 SNIPPET = re.compile(r'^--8<-- "([^"]+)"\s*$', flags=re.MULTILINE)
 
 
@@ -93,7 +92,7 @@ def test_measured_tables_are_included_from_results_files(page: str) -> None:
 
 def test_readme_headline_table_is_a_results_file_table() -> None:
     readme = (ROOT / "README.md").read_text()
-    rows = [line for line in _outside_code_fences(readme) if line.startswith("|")]
+    rows = _own_table_rows(readme)
     assert rows, "the README has no results table"
     sources = re.findall(r"\]\((docs/results/[^)]+\.md)\)", readme)
     assert sources, "the README's results table does not link the results file it comes from"
