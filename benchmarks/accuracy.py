@@ -63,6 +63,9 @@ VARIANTS: dict[str, list[str]] = {
     "lift_k3": _lift("{kernel_size: 3}"),
     "lift_detail_weight": _lift("{detail_weight: true}"),  # ll + w * (lh + hl + hh), w learned per channel from 0
     "lift_no_constraints": [*_lift(), "--model.init_args.lambda_u", "0", "--model.init_args.lambda_p", "0"],
+    # P and U at 10 times or a tenth of the network's learning rate, every scheduled rate included
+    "lift_pool_lr_x10": [*_lift(), "--model.init_args.pool_lr_scale", "10"],
+    "lift_pool_lr_x0.1": [*_lift(), "--model.init_args.pool_lr_scale", "0.1"],
     # single bands: with the defaults (ll: max-lifting start; a detail band alone: random P/U, tanh), and started
     # as Haar, as max-lifting, or as the paper's
     **{f"lift_{band}": _lift(f"{{bands: [{band}]}}") for band in ("ll", "lh", "hl", "hh")},
@@ -74,6 +77,9 @@ VARIANTS: dict[str, list[str]] = {
     "max_bilinear": ["--model.init_args.pool", "max", "--model.init_args.up_pool", "bilinear"],
     # LiftDownPool in the encoder, bilinear up-sampling in the decoder: what the encoder's pools alone bring
     "lift_bilinear": [*_lift(), "--model.init_args.up_pool", "bilinear"],
+    # an anti-aliased encoder (MaxBlurPool keeping the max indices) with MaxUnpool, then also a blur after it
+    "blur_unpool": ["--model.init_args.pool", "blur"],
+    "blur_unpool_blur": ["--model.init_args.pool", "blur", "--model.init_args.up_pool", "maxunpool+blur"],
 }
 DEFAULT_VARIANTS = ["max", "lift", "lift_haar_all", "lift_max_all", "lift_paper", "lift_lh", "lift_hl", "lift_hh"]
 SEGMENTATION_VARIANTS = ["max", "max_unpool_blur", "lift", "lift_paper", "max_bilinear", "lift_bilinear"]

@@ -88,10 +88,18 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+#: Model options added after checkpoints were first written, with the value that gives the former behaviour: a
+#: checkpoint without one was trained with that value, so it resumes under a config that has it.
+ADDED_MODEL_OPTIONS: dict[str, Any] = {"pool_lr_scale": 1.0}
+
+
 def identity_differences(saved: Mapping[str, Any], given: Mapping[str, Any], skip: Iterable[str] = ()) -> list[str]:
     """``option: checkpoint A, given B`` for every option of two experiment identities that differs (``init_args``
-    left out of the names), except those under the ``skip`` prefixes (e.g. ``model`` with ``--model_from_ckpt``)."""
+    left out of the names), except those under the ``skip`` prefixes (e.g. ``model`` with ``--model_from_ckpt``).
+    An option of ``ADDED_MODEL_OPTIONS`` that the checkpoint lacks counts as its former value."""
     saved_flat, given_flat = _flat(saved), _flat(given)
+    for name, value in ADDED_MODEL_OPTIONS.items():
+        saved_flat.setdefault(f"model.init_args.{name}", value)
     differences = []
     for key in sorted(set(saved_flat) | set(given_flat)):
         if any(key == prefix or key.startswith(prefix + ".") for prefix in skip):

@@ -8,6 +8,7 @@ from liftpool_lightning.surgery.wrappers import (
     InterpolateUnpool,
     LiftDownPoolWithIndices,
     LiftUnpool,
+    MaxBlurPoolWithIndices,
     MaxUnpoolBlur,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "InterpolateUnpool",
     "LiftDownPoolWithIndices",
     "LiftUnpool",
+    "MaxBlurPoolWithIndices",
     "MaxUnpoolBlur",
     "PoolSpec",
     "Replacement",

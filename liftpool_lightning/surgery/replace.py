@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from liftpool_lightning.nn import LiftDownPoolNd, LiftUpPool1d, LiftUpPool2d, LiftUpPool3d
-from liftpool_lightning.nn.baselines import BlurPool
+from liftpool_lightning.nn.baselines import BlurPool, MaxBlurPool
 from liftpool_lightning.surgery.factory import (
     PoolSpec,
     candidates,
@@ -30,6 +30,7 @@ from liftpool_lightning.surgery.wrappers import (
     InterpolateUnpool,
     LiftDownPoolWithIndices,
     LiftUnpool,
+    MaxBlurPoolWithIndices,
     MaxUnpoolBlur,
     mark_replaced,
 )
@@ -179,13 +180,15 @@ def _replacement(site: Site, pool: PoolSpec, options: dict[str, Any], report: Su
     new_pool = _shape_keeping_pool(site, pool, options)
     if (
         site.return_indices
-        and not isinstance(new_pool, LiftDownPoolNd)
+        and not isinstance(new_pool, (LiftDownPoolNd, MaxBlurPool))
         and not getattr(new_pool, "return_indices", False)
     ):
         raise ValueError(f"{site.path} returns max indices for a MaxUnpool; pool {describe_pool(pool)} cannot")
     if site.return_indices and isinstance(new_pool, LiftDownPoolNd):
         new_pool.bands = (new_pool.band_names[0],)  # an encoder keeps LL, its LiftUpPool gets the details
         replacement: nn.Module = LiftDownPoolWithIndices(new_pool)
+    elif site.return_indices and isinstance(new_pool, MaxBlurPool):
+        replacement = MaxBlurPoolWithIndices(new_pool, site.module)  # the unpool keeps the max positions
     elif site.kind == "conv":
         replacement = ConvThenPool(site.module, new_pool)  # the conv's stride becomes 1 when it is put in
     else:

@@ -45,6 +45,24 @@ class LiftDownPoolWithIndices(nn.Module):
         return out, torch.zeros((), dtype=torch.long, device=out.device).expand(out.shape)
 
 
+class MaxBlurPoolWithIndices(nn.Module):
+    """Stands in for ``MaxPool(return_indices=True)`` with an anti-aliased encoder: returns the MaxBlurPool output
+    and the indices of the replaced max pool's window maxima, so a paired ``MaxUnpool`` puts each blurred value
+    where its window's maximum was (SegNet's decoder, unchanged, behind a BlurPool encoder)."""
+
+    def __init__(self, pool: nn.Module, max_pool: nn.Module) -> None:
+        super().__init__()
+        self.pool = pool
+        self.max_pool = max_pool  # the original MaxPool(return_indices=True): its indices only
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.pool(x)
+        _, indices = self.max_pool(x)
+        if indices.shape != out.shape:
+            raise RuntimeError(f"MaxBlurPool output {tuple(out.shape)} and max indices {tuple(indices.shape)} differ")
+        return out, indices
+
+
 class InterpolateUnpool(nn.Module):
     """Stands in for ``MaxUnpool``: same call signature, but up-samples by (bi/tri)linear interpolation and ignores
     the indices: the plain decoder that neither the pool's indices nor its detail bands help (a reference)."""

@@ -19,6 +19,7 @@ from liftpool_lightning.checkpointing.compatibility import (
 )
 from liftpool_lightning.models.registry import create_network, set_pooling_report, swap_pooling
 from liftpool_lightning.nn import lifting_losses
+from liftpool_lightning.tasks.learning_rates import parameter_groups, scale_group_rates
 
 if TYPE_CHECKING:
     from lightning.fabric.utilities.data import AttributeDict
@@ -71,6 +72,8 @@ class BaseTask(LightningModule):
         input_size: side of the example image for the surgery's dry run (default: the network's usual size).
         lambda_u: weight of the update constraint c_u (paper: 0.01); 0 disables it.
         lambda_p: weight of the predict constraint c_p (paper: 0.1); 0 disables it.
+        pool_lr_scale: learning rate of the learned pools' parameters (LiftPool's P and U, a mixed or gated pool's
+            weights) as a multiple of the optimizer's, every rate the scheduler sets included; 1: one rate for all.
         optimizer: optimiser factory, e.g. ``{class_path: torch.optim.SGD, init_args: {lr: 0.1, momentum: 0.9}}``.
         lr_scheduler: learning-rate scheduler factory, e.g. ``torch.optim.lr_scheduler.MultiStepLR``; None: constant.
         scheduler_interval: step the scheduler every ``epoch`` or every optimisation ``step``.
@@ -96,6 +99,7 @@ class BaseTask(LightningModule):
         input_size: int | None = None,
         lambda_u: float = 0.01,
         lambda_p: float = 0.1,
+        pool_lr_scale: float = 1.0,
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         scheduler_interval: Literal["epoch", "step"] = "epoch",
@@ -105,6 +109,8 @@ class BaseTask(LightningModule):
         for name, value in (("lambda_u", lambda_u), ("lambda_p", lambda_p)):
             if not value >= 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
+        if not pool_lr_scale > 0:
+            raise ValueError(f"pool_lr_scale must be > 0, got {pool_lr_scale}")
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if scheduler_interval not in ("epoch", "step"):
@@ -118,6 +124,8 @@ class BaseTask(LightningModule):
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
         self.network = self._build_network(network)
+        if pool_lr_scale != 1:
+            parameter_groups(self.network, pool_lr_scale)  # raises, naming the option, where no pool is learned
         self.configure_losses()
         self.configure_metrics()
 
@@ -231,10 +239,12 @@ class BaseTask(LightningModule):
             check_schedule_length(config.scheduler, config.interval, self.trainer)
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = self.optimizer_factory(parameter_groups(self, hyperparameters(self).pool_lr_scale))
         if self.lr_scheduler_factory is None:
+            scale_group_rates(optimizer)
             return optimizer
         scheduler = self.lr_scheduler_factory(optimizer)
+        scale_group_rates(optimizer, scheduler)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": hyperparameters(self).scheduler_interval},

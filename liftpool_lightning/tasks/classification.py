@@ -46,6 +46,7 @@ class ClassificationTask(BaseTask):
         input_size: int | None = None,
         lambda_u: float = 0.01,
         lambda_p: float = 0.1,
+        pool_lr_scale: float = 1.0,
         label_smoothing: float = 0.0,
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
@@ -57,7 +58,8 @@ class ClassificationTask(BaseTask):
         self.label_smoothing = label_smoothing
         super().__init__(
             network, num_classes, pool, pool_options, up_pool, strided_convs, weights, backbone_checkpoint,
-            input_size, lambda_u, lambda_p, optimizer, lr_scheduler, scheduler_interval, prediction_dir,
+            input_size, lambda_u, lambda_p, pool_lr_scale, optimizer, lr_scheduler, scheduler_interval,
+            prediction_dir,
         )  # fmt: skip
 
     def configure_losses(self) -> None:

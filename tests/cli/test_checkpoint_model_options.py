@@ -9,7 +9,7 @@ import pytest
 import torch
 from jsonargparse import Namespace
 
-from liftpool_lightning.checkpointing.experiment import candidate_roots, model_differences
+from liftpool_lightning.checkpointing.experiment import candidate_roots, identity_differences, model_differences
 from liftpool_lightning.checkpointing.resolve import search_last_checkpoint
 from liftpool_lightning.cli import main
 from tests.cli.conftest import QUICKSTART, TINY_SYNTHETIC, run_subprocess, tiny_args
@@ -181,3 +181,12 @@ def test_resume_takes_the_epoch_checkpoint_newer_than_last(tmp_path: Path, capsy
     capsys.readouterr()
     main([*run, "--trainer.max_epochs=3", "--ckpt_path=last"])
     assert f"resuming from {latest}" in capsys.readouterr().err
+
+
+def test_an_option_added_later_resumes_checkpoints_that_predate_it_at_its_former_value() -> None:
+    before = {"seed_everything": 0, "model": {"class_path": "ClassificationTask", "init_args": {"pool": "lift"}}}
+    now = {"seed_everything": 0, "model": {"class_path": "ClassificationTask", "init_args": {"pool": "lift"}}}
+    now["model"]["init_args"]["pool_lr_scale"] = 1.0
+    assert identity_differences(before, now) == []
+    now["model"]["init_args"]["pool_lr_scale"] = 10.0
+    assert identity_differences(before, now) == ["model.pool_lr_scale: checkpoint 1.0, given 10.0"]

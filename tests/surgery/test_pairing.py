@@ -6,7 +6,13 @@ from torch import nn
 
 from liftpool_lightning import LiftDownPool2d, replace_pooling
 from liftpool_lightning.models.small_segnet import SmallSegNet
-from liftpool_lightning.surgery import InterpolateUnpool, LiftDownPoolWithIndices, LiftUnpool, MaxUnpoolBlur
+from liftpool_lightning.surgery import (
+    InterpolateUnpool,
+    LiftDownPoolWithIndices,
+    LiftUnpool,
+    MaxBlurPoolWithIndices,
+    MaxUnpoolBlur,
+)
 
 
 class _EncoderDecoder(nn.Module):
@@ -77,16 +83,33 @@ def test_bilinear_up_pool_interpolates_and_ignores_the_indices(pool: str) -> Non
 
 
 @pytest.mark.parametrize(("pool", "up_pool"), [("lift", None), ("max", None), ("max", "maxunpool+blur"),
-                                               ("max", "bilinear"), ("lift_paper", None)])  # fmt: skip
+                                               ("max", "bilinear"), ("lift_paper", None), ("blur", None),
+                                               ("blur", "maxunpool+blur"), ("blur", "bilinear")])  # fmt: skip
 def test_small_segnet_pairs_every_pool_and_keeps_its_output_shape(pool: str, up_pool: str | None) -> None:
     model = SmallSegNet(num_classes=5, widths=(4, 8))
     x = torch.randn(2, 3, 22, 18)  # odd sizes after a pool: the unpools get their output sizes
     report = replace_pooling(model, pool, x[:1], up_pool=up_pool)
-    replaced = {"max": 2 if up_pool in (None, "maxunpool") else 4}.get(pool, 4)
+    replaced = 4 if pool in ("lift", "lift_paper") or up_pool not in (None, "maxunpool") else 2
     assert len(report.paths) == replaced
     out = model(x)
     assert out.shape == (2, 5, 22, 18)
     out.square().mean().backward()
+
+
+def test_blur_encoder_keeps_the_max_indices_for_the_unpool() -> None:
+    model = _EncoderDecoder()
+    original = model.pool1
+    replace_pooling(model, "blur", torch.randn(1, 3, 16, 16), filter_size=5)
+    assert isinstance(model.pool1, MaxBlurPoolWithIndices) and type(model.unpool1) is nn.MaxUnpool2d
+    assert model.pool1.pool.blur.filter_size == 5
+    x = torch.randn(2, 4, 12, 10)
+    out, indices = model.pool1(x)
+    torch.testing.assert_close(out, model.pool1.pool(x))  # the anti-aliased values
+    assert torch.equal(indices, original(x)[1])  # where the replaced max pool found its maxima
+    assert not torch.equal(out, original(x)[0])
+    up = model.unpool1(out, indices, output_size=x.shape)
+    torch.testing.assert_close(up.flatten(2).gather(2, indices.flatten(2)), out.flatten(2))
+    assert (up != 0).sum() == out.numel()
 
 
 def test_blur_after_unpool_fills_the_holes() -> None:

@@ -51,6 +51,30 @@ def test_optimizer_and_scheduler_factories() -> None:
     assert isinstance(ClassificationTask("small_vgg", num_classes=8).configure_optimizers(), torch.optim.Adam)
 
 
+def test_pool_lr_scale_gives_the_pools_their_own_rate_through_a_fit(tmp_path: Path) -> None:
+    data = SyntheticShapesDataModule(num_train=16, num_val=8, batch_size=8)
+    task = ClassificationTask(
+        "small_vgg",
+        num_classes=data.num_classes,
+        pool="lift",
+        pool_lr_scale=10.0,
+        optimizer=lambda params: torch.optim.AdamW(params, lr=0.004),
+        lr_scheduler=lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.004, total_steps=4),
+        scheduler_interval="step",
+    )
+    config = task.configure_optimizers()
+    rest, pools = config["optimizer"].param_groups
+    assert pools["lr"] == pytest.approx(10 * rest["lr"]) and pools["max_lr"] == pytest.approx(0.04)
+    layers = [m for m in task.network.modules() if isinstance(m, LiftDownPool2d)]
+    assert {id(p) for p in pools["params"]} == {id(p) for m in layers for p in m.parameters()}
+    trainer = Trainer(max_epochs=2, default_root_dir=tmp_path, enable_progress_bar=False, logger=False)
+    trainer.fit(task, data)
+    groups = trainer.optimizers[0].param_groups
+    assert groups[1]["lr"] == pytest.approx(10 * groups[0]["lr"]) and groups[0]["lr"] < 0.004
+    saved = torch.load(next(tmp_path.rglob("*.ckpt")), weights_only=False)["optimizer_states"][0]["param_groups"]
+    assert [group.get("lr_scale", 1.0) for group in saved] == [1.0, 10.0]
+
+
 def test_fit_and_reload_with_the_trainer_api(tmp_path: Path) -> None:
     data = SyntheticShapesDataModule(num_train=16, num_val=8, batch_size=8)
     task = ClassificationTask("small_vgg", num_classes=data.num_classes, pool="wavelet")
@@ -87,6 +111,8 @@ def test_segmentation_miou_ignores_255() -> None:
         ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
         ({"scheduler_interval": "batch"}, "scheduler_interval must be"),
         ({"network": 3}, "network must be a registered name or an nn.Module"),
+        ({"pool_lr_scale": 0.0}, "pool_lr_scale must be > 0"),
+        ({"pool": "max", "pool_lr_scale": 10.0}, r"pool_lr_scale=10\.0: the network has no learned pool parameters"),
     ],
 )
 def test_bad_task_arguments(kwargs: dict, message: str) -> None:
