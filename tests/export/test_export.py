@@ -209,6 +209,24 @@ def test_every_pool_of_the_surgery_exports_to_onnx(pool: str, tmp_path: Path) ->
     assert (torch.from_numpy(got) - expected).abs().max().item() <= TOLERANCE
 
 
+@pytest.mark.parametrize(
+    ("pool", "up_pool"),
+    [("max", "maxunpool"), ("max", "maxunpool+blur"), ("max", "bilinear"), ("blur", "maxunpool"),
+     ("blur", "maxunpool+blur"), ("lift", "bilinear")],
+)  # fmt: skip
+def test_every_encoder_decoder_of_the_surgery_exports_to_onnx(pool: str, up_pool: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = SmallSegNet(num_classes=3, widths=(4, 8))
+    replace_pooling(model, pool=pool, up_pool=up_pool, example_input=(1, 3, 16, 16))
+    model.eval()
+    path = export_model(model, torch.randn(2, 3, 16, 16), tmp_path / "model.onnx", dynamic_batch=True)
+    x = torch.randn(3, 3, 16, 16)
+    (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        expected = model(x)
+    assert (torch.from_numpy(got) - expected).abs().max().item() <= TOLERANCE
+
+
 def _export(*args: str) -> subprocess.CompletedProcess:
     """``liftpool export ARGS`` in this process (as the console command runs it): its exit status and output."""
     import contextlib
