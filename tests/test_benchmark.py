@@ -98,3 +98,26 @@ def test_markdown_report_tabulates_every_variant_against_its_baseline() -> None:
     assert "| 64x64x32x32 | 2.00 | 5.00 | 2.50x | 1.80x | 3.00x | 8.00x | 3.0e-06 |" in lines
     header_cells = [line.count("|") for line in lines if line.startswith("|")]
     assert len(set(header_cells[:5])) == 1  # every row of the workload table has the header's columns
+
+
+def test_profile_steps_counts_each_ops_calls_per_step() -> None:
+    import torch
+
+    from benchmarks.profile_step import profile_steps
+
+    a, b = torch.randn(16, 16), torch.randn(16, 16)
+    times = profile_steps(lambda: (a @ b).relu(), steps=3, warmup=1, device="cpu")
+    assert times["aten::mm"][1] == 1 and times["aten::relu"][1] == 1
+    assert all(ms >= 0 for ms, _ in times.values())
+
+
+def test_difference_table_lists_what_grew_most_and_adds_up() -> None:
+    from benchmarks.profile_step import difference_table
+
+    base = {"conv": (100.0, 4), "pool": (5.0, 2), "add": (10.0, 8)}
+    other = {"conv": (104.0, 4), "lift": (20.0, 2), "add": (14.0, 10), "cat": (2.0, 1)}
+    lines = difference_table("max", base, "lift", other, rows=2).splitlines()
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| `lift`", "| `conv`", "| the other 3 ops", "| **total**"]
+    assert lines[2] == "| `lift` | 0.0 | 20.0 | +20.0 | 80% | 0 -> 2 |"  # 20 of the 25 ms more
+    assert lines[4] == "| the other 3 ops | 15.0 | 16.0 | +1.0 | 4% |  |"  # add +4, cat +2, pool -5
+    assert lines[5] == "| **total** | 115.0 | 140.0 | +25.0 | 100% | ratio 1.22x |"

@@ -146,58 +146,55 @@ struct OperatorGrad {
 // skipped when null) and the parameter gradients into g. Recomputes the activations; scratch holds (n, R, C) values.
 // With input_grad_out (and input_grad_src, scratch2), a second upstream gradient is taken through the same
 // activations into input_grad_src only (no parameter gradients): the constraint losses' gradients reach the
-// parameters but not the input this way. Channel block by channel block, so the parameter gradients add up in
-// registers.
+// parameters but not the input this way. Two passes over the slab in memory order, as the forward (channels
+// innermost), the parameter gradients adding up in g: a channel-block-outer order would stride through the whole
+// slab once per block and tap, out of cache for the large maps at the top of a network.
 template <typename T>
 void operator_backward(const Operator<T>& op, const T* src, const T* grad_out, T sign, T* grad_src, OperatorGrad<T> g,
                        const int64_t* sources, const Shape& s, T* scratch, const T* input_grad_out = nullptr,
                        T* input_grad_src = nullptr, T* scratch2 = nullptr) {
   using V = Vectorized<T>;
   const bool second = input_grad_out != nullptr;
-  over_channels<T>(s.channels, [&](int64_t c, int64_t count) {
-    const auto scale = load(op.scale.data() + c, count), shift = load(op.shift.data() + c, count);
-    V grad_shift(T(0)), grad_scale(T(0)), grad_bias(T(0));
-    for (int64_t l = 0; l < s.n; ++l) {  // gradient of the pre-activation into scratch
-      for (int64_t r = 0; r < s.rest; ++r) {
-        const int64_t offset = l * s.row() + r * s.channels + c;
+  for (int64_t l = 0; l < s.n; ++l) {  // gradient of the pre-activation into scratch
+    for (int64_t r = 0; r < s.rest; ++r) {
+      const int64_t offset = l * s.row() + r * s.channels;
+      over_channels<T>(s.channels, [&](int64_t c, int64_t count) {
+        const auto scale = load(op.scale.data() + c, count);
         const auto pre = taps_sum(op, src, sources, s, l, r, c, count);
         const auto hidden = at::vec::maximum(pre, V(T(0)));
-        const auto linear = at::vec::fmadd(hidden, scale, shift);
+        const auto linear = at::vec::fmadd(hidden, scale, load(op.shift.data() + c, count));
         const auto value = op.tanh ? vtanh(linear) : linear;
         const auto slope = op.tanh ? V(sign) * (V(T(1)) - value * value) : V(sign);
-        const auto grad_value = load(grad_out + offset, count) * slope;
-        grad_shift = grad_shift + grad_value;
-        grad_scale = at::vec::fmadd(grad_value, hidden, grad_scale);
+        const auto grad_value = load(grad_out + offset + c, count) * slope;
         const auto active = pre > V(T(0));
         const auto grad_pre = V::blendv(V(T(0)), grad_value * scale, active);
-        grad_bias = grad_bias + grad_pre;
-        store(grad_pre, scratch + offset, count);
-        if (second) store(V::blendv(V(T(0)), load(input_grad_out + offset, count) * slope * scale, active),
-                          scratch2 + offset, count);
+        store(load(g.shift + c, count) + grad_value, g.shift + c, count);
+        store(at::vec::fmadd(grad_value, hidden, load(g.scale + c, count)), g.scale + c, count);
+        store(load(g.bias + c, count) + grad_pre, g.bias + c, count);
+        store(grad_pre, scratch + offset + c, count);
+        if (second) store(V::blendv(V(T(0)), load(input_grad_out + offset + c, count) * slope * scale, active),
+                          scratch2 + offset + c, count);
+      });
+    }
+  }
+  for (int64_t l = 0; l < s.n; ++l) {  // tap k of row l: its weight's gradient, its share of the source's
+    for (int64_t k = 0; k < op.kernel_size; ++k) {
+      const int64_t j = sources[l + k];
+      if (j < 0) continue;
+      for (int64_t r = 0; r < s.rest; ++r) {
+        const int64_t here = l * s.row() + r * s.channels, at = j * s.row() + r * s.channels;
+        over_channels<T>(s.channels, [&](int64_t c, int64_t count) {
+          const auto grad_pre = load(scratch + here + c, count);
+          const auto weight = load(op.taps.data() + k * s.channels + c, count);
+          T* tap = g.taps + k * s.channels + c;
+          store(at::vec::fmadd(grad_pre, load(src + at + c, count), load(tap, count)), tap, count);
+          if (grad_src) store(at::vec::fmadd(grad_pre, weight, load(grad_src + at + c, count)), grad_src + at + c, count);
+          if (second) store(at::vec::fmadd(load(scratch2 + here + c, count), weight, load(input_grad_src + at + c, count)),
+                            input_grad_src + at + c, count);
+        });
       }
     }
-    store(load(g.shift + c, count) + grad_shift, g.shift + c, count);
-    store(load(g.scale + c, count) + grad_scale, g.scale + c, count);
-    store(load(g.bias + c, count) + grad_bias, g.bias + c, count);
-    for (int64_t k = 0; k < op.kernel_size; ++k) {  // tap k: its weight's gradient, its share of the source's
-      const auto weight = load(op.taps.data() + k * s.channels + c, count);
-      V grad_tap(T(0));
-      for (int64_t l = 0; l < s.n; ++l) {
-        const int64_t j = sources[l + k];
-        if (j < 0) continue;
-        for (int64_t r = 0; r < s.rest; ++r) {
-          const int64_t here = l * s.row() + r * s.channels + c;
-          const auto grad_pre = load(scratch + here, count);
-          const int64_t at = j * s.row() + r * s.channels + c;
-          grad_tap = at::vec::fmadd(grad_pre, load(src + at, count), grad_tap);
-          if (grad_src) store(at::vec::fmadd(grad_pre, weight, load(grad_src + at, count)), grad_src + at, count);
-          if (second) store(at::vec::fmadd(load(scratch2 + here, count), weight, load(input_grad_src + at, count)),
-                            input_grad_src + at, count);
-        }
-      }
-      store(load(g.taps + k * s.channels + c, count) + grad_tap, g.taps + k * s.channels + c, count);
-    }
-  });
+  }
 }
 
 // Rows (B1, B2, L, R, C) with any strides: copy the even (parity 0) or odd rows of slab (b1, b2) into a contiguous

@@ -1,0 +1,125 @@
+"""Where a training step's extra time goes: LiftPool against its baseline, op by op (a script, not a test).
+
+    python benchmarks/profile_step.py                                   # SegNet on the CPU
+    python benchmarks/profile_step.py --workload vgg13 --markdown docs/results/profile_vgg13_cpu.md
+
+The workloads and training steps are those of ``bench_liftpool.py``. Each variant runs in its own process: --warmup
+steps, then --steps steps under ``torch.profiler``. The table lists each op's self time per step in both variants
+and the difference, the largest differences first, then the totals; an op's self time leaves out the ops it calls,
+so the rows add up to the step. The profiler adds its own overhead per op call, more for the variant with more calls:
+compare the differences, not the absolute times, with ``bench_liftpool.py``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_liftpool import WORKLOADS, device_name, training_step
+
+OpTimes = dict[str, tuple[float, float]]
+"""Op name -> (self milliseconds per step, calls per step)."""
+
+
+def profile_steps(step: object, steps: int, warmup: int, device: str) -> OpTimes:
+    """Self time and calls per step of every op that ``steps`` calls of ``step`` run, after ``warmup`` calls."""
+    assert callable(step)
+    for _ in range(warmup):
+        step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+    with profile(activities=activities) as profiler:
+        for _ in range(steps):
+            step()
+    times: OpTimes = {}
+    for event in profiler.key_averages():
+        self_us = event.self_device_time_total if device.startswith("cuda") else event.self_cpu_time_total
+        times[event.key] = (self_us / 1000 / steps, event.count / steps)
+    return times
+
+
+def difference_table(baseline: str, baseline_ops: OpTimes, variant: str, variant_ops: OpTimes, rows: int) -> str:
+    """Markdown: the ``rows`` ops whose self time per step grows most from ``baseline`` to ``variant``, the rest
+    summed, then the totals."""
+    names = sorted(set(baseline_ops) | set(variant_ops))
+    zero = (0.0, 0.0)
+    grown = sorted(names, key=lambda name: variant_ops.get(name, zero)[0] - baseline_ops.get(name, zero)[0])[::-1]
+    total_base = sum(ms for ms, _ in baseline_ops.values())
+    total_variant = sum(ms for ms, _ in variant_ops.values())
+    extra = total_variant - total_base
+    lines = [
+        f"| op | {baseline} (ms per step) | {variant} (ms per step) | difference (ms) | share of the difference "
+        f"| calls per step ({baseline} -> {variant}) |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def row(label: str, base: float, other: float, calls: str) -> str:
+        share = f"{(other - base) / extra:.0%}" if extra else ""
+        return f"| {label} | {base:.1f} | {other:.1f} | {other - base:+.1f} | {share} | {calls} |"
+
+    for name in grown[:rows]:
+        (base_ms, base_calls), (ms, calls) = baseline_ops.get(name, zero), variant_ops.get(name, zero)
+        lines.append(row(f"`{name}`", base_ms, ms, f"{base_calls:.0f} -> {calls:.0f}"))
+    rest = grown[rows:]
+    base_rest = sum(baseline_ops.get(name, zero)[0] for name in rest)
+    variant_rest = sum(variant_ops.get(name, zero)[0] for name in rest)
+    lines.append(row(f"the other {len(rest)} ops", base_rest, variant_rest, ""))
+    lines.append(row("**total**", total_base, total_variant, f"ratio {total_variant / total_base:.2f}x"))
+    return "\n".join(lines)
+
+
+def _run_single(variant: str, options: argparse.Namespace) -> OpTimes:
+    command = [sys.executable, __file__, "--single", variant, "--workload", options.workload,
+               "--device", options.device, "--steps", str(options.steps), "--warmup", str(options.warmup)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"profile_step: {variant} failed:\n{result.stderr[-3000:]}")
+    return {name: (ms, calls) for name, (ms, calls) in json.loads(result.stdout.strip().splitlines()[-1]).items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workload", default="segnet", choices=list(WORKLOADS))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--steps", type=int, default=3, help="profiled steps per variant")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rows", type=int, default=12, help="ops listed one by one")
+    parser.add_argument("--markdown", type=Path, default=None, help="write the table here (a docs results file)")
+    parser.add_argument("--single", default=None, help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    step_options = argparse.Namespace(device=options.device, compile=False, channels_last=False, bf16=False)
+    if options.single:
+        torch.manual_seed(0)
+        step = training_step(options.workload, options.single, step_options)
+        print(json.dumps(profile_steps(step, options.steps, options.warmup, options.device)))
+        return
+    baseline, variant = list(WORKLOADS[options.workload][4])
+    ops = {name: _run_single(name, options) for name in (baseline, variant)}
+    name, _, batch, size, _ = WORKLOADS[options.workload]
+    given = " ".join(["python benchmarks/profile_step.py", *(sys.argv[1:] if argv is None else argv)])
+    text = "\n".join(
+        [
+            f"`{given}`",
+            "",
+            f"`{name}`, batch {batch}, {size}x{size}, one training step (float32, {device_name(options.device)}, "
+            f"torch {torch.__version__}): self time per op, the mean of {options.steps} profiled steps after "
+            f"{options.warmup} warm-up steps, each variant in its own process.",
+            "",
+            difference_table(baseline, ops[baseline], variant, ops[variant], options.rows),
+            "",
+        ]
+    )
+    print(text)
+    if options.markdown:
+        options.markdown.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
