@@ -7,7 +7,8 @@ The workloads and training steps are those of ``bench_liftpool.py``. Each varian
 steps, then --steps steps under ``torch.profiler``. The table lists each op's self time per step in both variants
 and the difference, the largest differences first, then the totals; an op's self time leaves out the ops it calls,
 so the rows add up to the step. The profiler adds its own overhead per op call, more for the variant with more calls:
-compare the differences, not the absolute times, with ``bench_liftpool.py``'s.
+compare the differences, not the absolute times, with ``bench_liftpool.py``'s. CPU only: on a GPU a kernel's time
+is reported by its launching op and by the kernel's own event, which this sum would count twice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -29,20 +31,16 @@ OpTimes = dict[str, tuple[float, float]]
 """Op name -> (self milliseconds per step, calls per step)."""
 
 
-def profile_steps(step: object, steps: int, warmup: int, device: str) -> OpTimes:
-    """Self time and calls per step of every op that ``steps`` calls of ``step`` run, after ``warmup`` calls."""
-    assert callable(step)
+def profile_steps(step: Callable[[], object], steps: int, warmup: int) -> OpTimes:
+    """Self CPU time and calls per step of every op that ``steps`` calls of ``step`` run, after ``warmup`` calls."""
     for _ in range(warmup):
         step()
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
-    with profile(activities=activities) as profiler:
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
         for _ in range(steps):
             step()
-    times: OpTimes = {}
-    for event in profiler.key_averages():
-        self_us = event.self_device_time_total if device.startswith("cuda") else event.self_cpu_time_total
-        times[event.key] = (self_us / 1000 / steps, event.count / steps)
-    return times
+    return {
+        event.key: (event.self_cpu_time_total / 1000 / steps, event.count / steps) for event in profiler.key_averages()
+    }
 
 
 def difference_table(baseline: str, baseline_ops: OpTimes, variant: str, variant_ops: OpTimes, rows: int) -> str:
@@ -77,7 +75,7 @@ def difference_table(baseline: str, baseline_ops: OpTimes, variant: str, variant
 
 def _run_single(variant: str, options: argparse.Namespace) -> OpTimes:
     command = [sys.executable, __file__, "--single", variant, "--workload", options.workload,
-               "--device", options.device, "--steps", str(options.steps), "--warmup", str(options.warmup)]  # fmt: skip
+               "--steps", str(options.steps), "--warmup", str(options.warmup)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"profile_step: {variant} failed:\n{result.stderr[-3000:]}")
@@ -87,18 +85,17 @@ def _run_single(variant: str, options: argparse.Namespace) -> OpTimes:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workload", default="segnet", choices=list(WORKLOADS))
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=3, help="profiled steps per variant")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rows", type=int, default=12, help="ops listed one by one")
     parser.add_argument("--markdown", type=Path, default=None, help="write the table here (a docs results file)")
     parser.add_argument("--single", default=None, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    step_options = argparse.Namespace(device=options.device, compile=False, channels_last=False, bf16=False)
+    step_options = argparse.Namespace(device="cpu", compile=False, channels_last=False, bf16=False)
     if options.single:
         torch.manual_seed(0)
         step = training_step(options.workload, options.single, step_options)
-        print(json.dumps(profile_steps(step, options.steps, options.warmup, options.device)))
+        print(json.dumps(profile_steps(step, options.steps, options.warmup)))
         return
     baseline, variant = list(WORKLOADS[options.workload][4])
     ops = {name: _run_single(name, options) for name in (baseline, variant)}
@@ -108,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         [
             f"`{given}`",
             "",
-            f"`{name}`, batch {batch}, {size}x{size}, one training step (float32, {device_name(options.device)}, "
+            f"`{name}`, batch {batch}, {size}x{size}, one training step (float32, {device_name('cpu')}, "
             f"torch {torch.__version__}): self time per op, the mean of {options.steps} profiled steps after "
             f"{options.warmup} warm-up steps, each variant in its own process.",
             "",

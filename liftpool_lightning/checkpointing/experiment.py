@@ -13,6 +13,10 @@ from typing import Any
 #: Saved hyperparameters that are bookkeeping, not model options.
 _NOT_OPTIONS = ("_class_path", "_instantiator")
 
+#: Task options added after checkpoints were first written, with the value that gives the former behaviour: a
+#: checkpoint of a task with the option but without its value was trained with that value.
+ADDED_MODEL_OPTIONS: dict[str, Any] = {"pool_lr_scale": 1.0}
+
 
 def _plain(value: Any) -> Any:
     """Namespaces and mappings as dicts, tuples as lists, recursively (jsonargparse and YAML spell them apart)."""
@@ -33,7 +37,8 @@ def model_differences(given: Any, saved: Mapping[str, Any], linked: Iterable[str
     """``option: checkpoint A, given B`` for the task class and every saved model option the command gives
     differently. ``given`` is the parsed ``model`` entry (``class_path`` and ``init_args``); ``saved`` is the
     checkpoint's ``hyper_parameters``. Options the command does not have and the ``linked`` ones (set from the data
-    when the model is built, e.g. ``num_classes``; the task checks those against the checkpoint) are not compared."""
+    when the model is built, e.g. ``num_classes``; the task checks those against the checkpoint) are not compared; an
+    option of ``ADDED_MODEL_OPTIONS`` that the checkpoint lacks counts as its former value."""
     given = _plain(given) or {}
     saved = _plain(saved) or {}
     differences = []
@@ -41,6 +46,7 @@ def model_differences(given: Any, saved: Mapping[str, Any], linked: Iterable[str
     if saved_class and given_class and _short(saved_class) != _short(given_class):
         differences.append(f"model class: checkpoint {_short(saved_class)}, given {_short(given_class)}")
     init_args = given.get("init_args") or {}
+    saved = {**{key: value for key, value in ADDED_MODEL_OPTIONS.items() if key in init_args}, **saved}
     for key, value in saved.items():
         if key in _NOT_OPTIONS or key in linked or key not in init_args:
             continue
@@ -88,18 +94,14 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-#: Model options added after checkpoints were first written, with the value that gives the former behaviour: a
-#: checkpoint without one was trained with that value, so it resumes under a config that has it.
-ADDED_MODEL_OPTIONS: dict[str, Any] = {"pool_lr_scale": 1.0}
-
-
 def identity_differences(saved: Mapping[str, Any], given: Mapping[str, Any], skip: Iterable[str] = ()) -> list[str]:
     """``option: checkpoint A, given B`` for every option of two experiment identities that differs (``init_args``
     left out of the names), except those under the ``skip`` prefixes (e.g. ``model`` with ``--model_from_ckpt``).
-    An option of ``ADDED_MODEL_OPTIONS`` that the checkpoint lacks counts as its former value."""
+    An option of ``ADDED_MODEL_OPTIONS`` that the checkpoint lacks and the command has counts as its former value."""
     saved_flat, given_flat = _flat(saved), _flat(given)
     for name, value in ADDED_MODEL_OPTIONS.items():
-        saved_flat.setdefault(f"model.init_args.{name}", value)
+        if f"model.init_args.{name}" in given_flat:
+            saved_flat.setdefault(f"model.init_args.{name}", value)
     differences = []
     for key in sorted(set(saved_flat) | set(given_flat)):
         if any(key == prefix or key.startswith(prefix + ".") for prefix in skip):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 from torch.optim import Optimizer
 
@@ -15,7 +16,8 @@ from liftpool_lightning.nn.baselines import GatedPool, MixedPool
 SCALE_KEY = "lr_scale"
 _LEARNED_POOLS = (LiftDownPoolNd, MixedPool, GatedPool)
 _GROUP_RATES = ("lr", "initial_lr", "max_lr", "min_lr")  # a group's rates that schedulers set and read
-_SCHEDULER_RATES = ("base_lrs", "max_lrs", "_last_lr")  # per-group lists that schedulers keep
+_SCHEDULER_RATES = ("base_lrs", "max_lrs", "min_lrs", "_last_lr")  # per-group lists that schedulers keep
+_SHARED_FLOORS = ("eta_min",)  # one rate for every group (CosineAnnealingLR, CosineAnnealingWarmRestarts)
 
 
 def pool_parameters(module: nn.Module) -> list[nn.Parameter]:
@@ -40,8 +42,8 @@ def parameter_groups(module: nn.Module, pool_lr_scale: float) -> list[dict[str, 
     pools = pool_parameters(module)
     if not pools:
         raise ValueError(
-            f"pool_lr_scale={pool_lr_scale}: the network has no learned pool parameters to scale (a learned pool is "
-            "lift, lift_paper, mixed or gated)"
+            f"pool_lr_scale={pool_lr_scale}: the network has no learned pool parameters to scale (LiftPool's P and "
+            "U, a mixed or gated pool's weights)"
         )
     in_pools = {id(parameter) for parameter in pools}
     rest = [parameter for parameter in module.parameters() if id(parameter) not in in_pools]
@@ -50,11 +52,21 @@ def parameter_groups(module: nn.Module, pool_lr_scale: float) -> list[dict[str, 
 
 def scale_group_rates(optimizer: Optimizer, scheduler: Any = None) -> None:
     """Multiply every rate of a group that has ``SCALE_KEY`` by it: the group's own (``lr``, and ``initial_lr``,
-    ``max_lr``, ``min_lr`` where a scheduler set them) and the scheduler's per-group lists, nested schedulers
-    (``SequentialLR``, ``ChainedScheduler``) included. Call it once, after the scheduler is built."""
+    ``max_lr``, ``min_lr`` where a scheduler set them) and the scheduler's per-group lists (``base_lrs``,
+    ``max_lrs``, ``min_lrs``), nested schedulers (``SequentialLR``, ``ChainedScheduler``) included. Call it once,
+    after the scheduler is built. A scheduler floor shared by every group (a cosine's ``eta_min``) cannot be scaled
+    for one group: a nonzero one is refused."""
     schedulers = [scheduler] if scheduler is not None else []
     for nested in schedulers:
         schedulers += list(getattr(nested, "_schedulers", []))
+    if any(group.get(SCALE_KEY, 1.0) != 1 for group in optimizer.param_groups):
+        for each in schedulers:
+            for name in _SHARED_FLOORS:
+                if getattr(each, name, 0):
+                    raise ValueError(
+                        f"pool_lr_scale: lr_scheduler {type(each).__name__} has {name}={getattr(each, name)}, one "
+                        "floor for every parameter group, which cannot be scaled for the pools' group; set it to 0"
+                    )
     lists: dict[int, list] = {}  # once per list: a SequentialLR shares its current scheduler's
     for each in schedulers:
         for name in _SCHEDULER_RATES:
@@ -66,7 +78,7 @@ def scale_group_rates(optimizer: Optimizer, scheduler: Any = None) -> None:
         if scale == 1:
             continue
         for key in _GROUP_RATES:
-            if isinstance(group.get(key), (int, float)):
-                group[key] *= scale
+            if isinstance(group.get(key), (int, float, torch.Tensor)):
+                group[key] = group[key] * scale  # a tensor rate gets a new tensor, not one shared with other groups
         for rates in lists.values():
             rates[index] *= scale

@@ -190,3 +190,18 @@ def test_an_option_added_later_resumes_checkpoints_that_predate_it_at_its_former
     assert identity_differences(before, now) == []
     now["model"]["init_args"]["pool_lr_scale"] = 10.0
     assert identity_differences(before, now) == ["model.pool_lr_scale: checkpoint 1.0, given 10.0"]
+    assert model_differences(now["model"], {"pool": "lift"}) == ["pool_lr_scale: checkpoint 1.0, given 10.0"]
+    assert model_differences({"init_args": {"pool": "lift", "pool_lr_scale": 1.0}}, {"pool": "lift"}) == []
+    other = {"seed_everything": 0, "model": {"class_path": "MyModule", "init_args": {"width": 4}}}
+    assert identity_differences(other, other) == []  # a module without the option is not given it
+
+
+def test_added_options_name_the_tasks_default() -> None:
+    import inspect
+
+    from liftpool_lightning.checkpointing.experiment import ADDED_MODEL_OPTIONS
+    from liftpool_lightning.tasks import BaseTask, ClassificationTask, SegmentationTask
+
+    for task in (BaseTask, ClassificationTask, SegmentationTask):
+        parameters = inspect.signature(task.__init__).parameters
+        assert {name: parameters[name].default for name in ADDED_MODEL_OPTIONS} == ADDED_MODEL_OPTIONS

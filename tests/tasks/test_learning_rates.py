@@ -31,6 +31,7 @@ SCHEDULERS: dict[str, Callable | None] = {
     ),
     "cyclic": lambda opt: schedulers.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=6),
     "plateau": lambda opt: schedulers.ReduceLROnPlateau(opt, patience=2, factor=0.5),
+    "plateau_floor": lambda opt: schedulers.ReduceLROnPlateau(opt, patience=1, factor=0.5, min_lr=0.01),
 }
 
 
@@ -81,6 +82,33 @@ def test_every_step_keeps_the_pools_rate_at_scale_times_the_others(name: str, sc
         elif scheduler is not None:
             scheduler.step()
     assert len(seen) > 1 or name == "none"  # the schedule did change the rates
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda opt: schedulers.CosineAnnealingLR(opt, T_max=30, eta_min=1e-3),
+        lambda opt: schedulers.CosineAnnealingWarmRestarts(opt, T_0=5, eta_min=1e-3),
+        lambda opt: schedulers.SequentialLR(
+            opt, [schedulers.LinearLR(opt), schedulers.CosineAnnealingLR(opt, 9, 1e-4)], [5]
+        ),
+    ],
+)
+def test_a_floor_shared_by_every_group_is_refused(factory: Callable) -> None:
+    optimizer = torch.optim.SGD(parameter_groups(_model(), 10.0), lr=0.05)
+    with pytest.raises(ValueError, match=r"pool_lr_scale: lr_scheduler CosineAnnealing\w* has eta_min="):
+        scale_group_rates(optimizer, factory(optimizer))
+    unscaled = torch.optim.SGD(parameter_groups(_model(), 1.0), lr=0.05)
+    scale_group_rates(unscaled, factory(unscaled))  # one group: nothing to refuse
+
+
+def test_a_tensor_rate_is_scaled_for_the_pools_group_alone() -> None:
+    optimizer = torch.optim.Adam(parameter_groups(_model(), 10.0), lr=torch.tensor(0.01))
+    scheduler = schedulers.StepLR(optimizer, step_size=2)
+    scale_group_rates(optimizer, scheduler)
+    rest, pools = (float(group["lr"]) for group in optimizer.param_groups)
+    assert pools == pytest.approx(10 * rest) and rest == pytest.approx(0.01)
+    assert [float(rate) for rate in scheduler.base_lrs] == pytest.approx([0.01, 0.1])
 
 
 def test_a_resumed_optimizer_and_scheduler_keep_the_saved_rates() -> None:
