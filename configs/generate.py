@@ -178,10 +178,11 @@ def experiments() -> dict[str, tuple[str, dict[str, Any]]]:
     for name, pool, up_pool in (
         ("maxunpool", "max", "maxunpool"),
         ("maxunpool_blur", "max", "maxunpool+blur"),
+        ("blur_maxunpool", "blur", "maxunpool"),  # the other reading of "MaxUpPool + BlurPool": BlurPool encoder
         ("lift", "lift", "lift"),
     ):
         out[f"voc/segnet_{name}.yaml"] = (
-            f"Table 6: SegNet-VGG13-BN on VOC with {up_pool} up-pooling",
+            f"Table 6: SegNet-VGG13-BN on VOC with {pool} pooling and {up_pool} up-pooling",
             _variant(VOC_SEGNET, pool=pool, up_pool=up_pool),
         )
     for pool in ("max", "blur", "lift"):
