@@ -3,18 +3,20 @@
     python benchmarks/profile_step.py                                   # SegNet on the CPU
     python benchmarks/profile_step.py --workload vgg13 --markdown docs/results/profile_vgg13_cpu.md
 
-The workloads and training steps are those of ``bench_liftpool.py``. Each variant runs in its own process: --warmup
-steps, then --steps steps under ``torch.profiler``. The table lists each op's self time per step in both variants
-and the difference, the largest differences first, then the totals; an op's self time leaves out the ops it calls,
-so the rows add up to the step. The profiler adds its own overhead per op call, more for the variant with more calls:
-compare the differences, not the absolute times, with ``bench_liftpool.py``'s. CPU only: on a GPU a kernel's time
-is reported by its launching op and by the kernel's own event, which this sum would count twice.
+The workloads and training steps are those of ``bench_liftpool.py``. Each variant runs in its own process, --rounds
+times, taking turns: --warmup steps, then --steps steps under ``torch.profiler``; per op the median over processes.
+The table lists each op's self time per step in both variants and the difference, the largest differences first, then
+the totals; an op's self time leaves out the ops it calls, so the rows add up to the step. The profiler adds its own
+overhead per op call, more for the variant with more calls: compare the differences, not the absolute times, with
+``bench_liftpool.py``'s. CPU only: on a GPU a kernel's time is reported by its launching op and by the kernel's own
+event, which this sum would count twice.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -41,6 +43,17 @@ def profile_steps(step: Callable[[], object], steps: int, warmup: int) -> OpTime
     return {
         event.key: (event.self_cpu_time_total / 1000 / steps, event.count / steps) for event in profiler.key_averages()
     }
+
+
+def median_op_times(runs: list[OpTimes]) -> OpTimes:
+    """Per op, the median over processes of its time and calls per step (0 in a process that did not run it)."""
+    names = sorted({name for run in runs for name in run})
+    zero = (0.0, 0.0)
+    return {
+        name: (statistics.median(run.get(name, zero)[0] for run in runs),
+               statistics.median(run.get(name, zero)[1] for run in runs))
+        for name in names
+    }  # fmt: skip
 
 
 def difference_table(baseline: str, baseline_ops: OpTimes, variant: str, variant_ops: OpTimes, rows: int) -> str:
@@ -88,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=3, help="profiled steps per variant")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rows", type=int, default=12, help="ops listed one by one")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per variant, taking turns")
     parser.add_argument("--markdown", type=Path, default=None, help="write the table here (a docs results file)")
     parser.add_argument("--single", default=None, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -98,7 +112,11 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(profile_steps(step, options.steps, options.warmup)))
         return
     baseline, variant = list(WORKLOADS[options.workload][4])
-    ops = {name: _run_single(name, options) for name in (baseline, variant)}
+    rounds: dict[str, list[OpTimes]] = {baseline: [], variant: []}
+    for _ in range(options.rounds):  # the variants take turns, so a busy machine slows both alike
+        for name in rounds:
+            rounds[name].append(_run_single(name, options))
+    ops = {name: median_op_times(runs) for name, runs in rounds.items()}
     name, _, batch, size, _ = WORKLOADS[options.workload]
     given = " ".join(["python benchmarks/profile_step.py", *(sys.argv[1:] if argv is None else argv)])
     text = "\n".join(
@@ -107,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
             "",
             f"`{name}`, batch {batch}, {size}x{size}, one training step (float32, {device_name('cpu')}, "
             f"torch {torch.__version__}): self time per op, the mean of {options.steps} profiled steps after "
-            f"{options.warmup} warm-up steps, each variant in its own process.",
+            f"{options.warmup} warm-up steps per process, and the median over {options.rounds} processes per "
+            "variant, taking turns.",
             "",
             difference_table(baseline, ops[baseline], variant, ops[variant], options.rows),
             "",

@@ -121,3 +121,14 @@ def test_difference_table_lists_what_grew_most_and_adds_up() -> None:
     assert lines[2] == "| `lift` | 0.0 | 20.0 | +20.0 | 80% | 0 -> 2 |"  # 20 of the 25 ms more
     assert lines[4] == "| the other 3 ops | 15.0 | 16.0 | +1.0 | 4% |  |"  # add +4, cat +2, pool -5
     assert lines[5] == "| **total** | 115.0 | 140.0 | +25.0 | 100% | ratio 1.22x |"
+
+
+def test_median_op_times_takes_each_ops_median_over_processes() -> None:
+    from benchmarks.profile_step import median_op_times
+
+    runs = [
+        {"conv": (100.0, 4.0), "cat": (2.0, 1.0)},
+        {"conv": (130.0, 4.0)},
+        {"conv": (110.0, 4.0), "cat": (3.0, 1.0)},
+    ]
+    assert median_op_times(runs) == {"cat": (2.0, 1.0), "conv": (110.0, 4.0)}
