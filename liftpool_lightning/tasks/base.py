@@ -240,11 +240,10 @@ class BaseTask(LightningModule):
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(parameter_groups(self, hyperparameters(self).pool_lr_scale))
-        if self.lr_scheduler_factory is None:
-            scale_group_rates(optimizer)
-            return optimizer
-        scheduler = self.lr_scheduler_factory(optimizer)
+        scheduler = None if self.lr_scheduler_factory is None else self.lr_scheduler_factory(optimizer)
         scale_group_rates(optimizer, scheduler)
+        if scheduler is None:
+            return optimizer
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": hyperparameters(self).scheduler_interval},
